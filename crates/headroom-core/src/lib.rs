@@ -1,0 +1,1 @@
+//! Model spec, memory and speed estimates, hardware catalog, doctor rules and fixes.

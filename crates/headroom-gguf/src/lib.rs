@@ -1,0 +1,1 @@
+//! GGUF reader and writer: the whole header, exactly, without touching tensor data.

@@ -1,0 +1,1 @@
+//! Ollama's Modelfiles, model store, server configuration, logs and API types.

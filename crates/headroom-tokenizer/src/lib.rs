@@ -1,0 +1,1 @@
+//! Exact token counts from a model's own vocabulary.

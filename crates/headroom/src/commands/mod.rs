@@ -1,0 +1,21 @@
+//! The command line: one module per command.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Why your local LLM fails, in arithmetic.
+#[derive(Debug, Parser)]
+#[command(name = "headroom", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+/// Runs the parsed command line; the exit code says whether problems were found.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {}
+}
