@@ -9,6 +9,8 @@
 pub mod chat;
 pub mod config;
 pub mod decision;
+pub mod dialect;
+pub mod observe;
 pub mod privacy;
 pub mod seams;
 pub mod secrets;
