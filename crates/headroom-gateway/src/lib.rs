@@ -14,3 +14,5 @@ pub mod observe;
 pub mod privacy;
 pub mod seams;
 pub mod secrets;
+pub mod server;
+pub mod upstream;
