@@ -2,103 +2,17 @@
 //! story's acceptance scenario, dialect translation, streaming failures, failover rules,
 //! reload, access control, and a property test that no private request reaches a cloud.
 
+#[cfg(test)]
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use headroom_gateway::config::Config;
 use headroom_gateway::observe::stats;
 use headroom_gateway::server::{Seams, check_listen};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-
-const STORY: &str = include_str!("../../../examples/gateway/story.toml");
-
-struct Story {
-    ollama: Fake,
-    mistral: Fake,
-    gemini: Fake,
-    log: tempfile::TempDir,
-}
-
-impl Story {
-    async fn start(loaded_context_tokens: u64) -> Self {
-        Self {
-            ollama: start_fake(Flavor::Ollama, "qwen3-coder:30b", loaded_context_tokens).await,
-            mistral: start_fake(Flavor::OpenAi, "devstral-medium-latest", 0).await,
-            gemini: start_fake(Flavor::OpenAi, "gemini-2.5-pro", 0).await,
-            log: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn log_path(&self) -> std::path::PathBuf {
-        self.log.path().join("decisions.jsonl")
-    }
-
-    /// The documented story config with its URLs pointed at the fakes; `edit` may change more.
-    fn config(&self, edit: impl Fn(String) -> String) -> Config {
-        let text = STORY
-            .replace("http://127.0.0.1:11434", &self.ollama.url())
-            .replace(
-                "https://api.mistral.ai/v1",
-                &format!("{}/v1", self.mistral.url()),
-            )
-            .replace(
-                "https://generativelanguage.googleapis.com/v1beta/openai",
-                &format!("{}/v1", self.gemini.url()),
-            )
-            .replace(
-                "decision_log = \"decisions.jsonl\"",
-                &format!("decision_log = {:?}", self.log_path()),
-            );
-        let env: BTreeMap<String, String> = [
-            ("MISTRAL_API_KEY", "mistral-test-key"),
-            ("GEMINI_API_KEY", "gemini-test-key"),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-        Config::parse(&edit(text), Path::new("story.toml"), &env).unwrap()
-    }
-
-    fn cloud_requests(&self) -> usize {
-        self.mistral.chat_requests() + self.gemini.chat_requests()
-    }
-
-    async fn log_lines(&self, expected: usize) -> String {
-        let path = self.log_path();
-        eventually(|| {
-            fs_err::read_to_string(&path)
-                .map(|text| text.lines().count() >= expected)
-                .unwrap_or(false)
-        })
-        .await;
-        fs_err::read_to_string(&path).unwrap()
-    }
-}
-
-fn exact_seams() -> Seams {
-    Seams {
-        token_counter: Some(Arc::new(WordCounter)),
-        ..Seams::default()
-    }
-}
-
-fn openai_body(words: usize, stream: bool) -> Value {
-    json!({"model": "qwen3-coder:30b", "stream": stream, "messages": [{"role": "user", "content": prompt_of_words(words)}]})
-}
-
-fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-}
 
 /// The acceptance scenario with the story config. Token counts are exact: the prompt
 /// is N words and the seam counts words (the tokenizer crate plugs in there).

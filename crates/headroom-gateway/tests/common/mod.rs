@@ -28,6 +28,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -373,4 +375,87 @@ pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     condition()
+}
+
+const STORY: &str = include_str!("../../../../examples/gateway/story.toml");
+
+pub struct Story {
+    pub ollama: Fake,
+    pub mistral: Fake,
+    pub gemini: Fake,
+    pub log: tempfile::TempDir,
+}
+
+impl Story {
+    pub async fn start(loaded_context_tokens: u64) -> Self {
+        Self {
+            ollama: start_fake(Flavor::Ollama, "qwen3-coder:30b", loaded_context_tokens).await,
+            mistral: start_fake(Flavor::OpenAi, "devstral-medium-latest", 0).await,
+            gemini: start_fake(Flavor::OpenAi, "gemini-2.5-pro", 0).await,
+            log: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.log.path().join("decisions.jsonl")
+    }
+
+    /// The documented story config with its URLs pointed at the fakes; `edit` may change more.
+    pub fn config(&self, edit: impl Fn(String) -> String) -> Config {
+        let text = STORY
+            .replace("http://127.0.0.1:11434", &self.ollama.url())
+            .replace(
+                "https://api.mistral.ai/v1",
+                &format!("{}/v1", self.mistral.url()),
+            )
+            .replace(
+                "https://generativelanguage.googleapis.com/v1beta/openai",
+                &format!("{}/v1", self.gemini.url()),
+            )
+            .replace(
+                "decision_log = \"decisions.jsonl\"",
+                &format!("decision_log = {:?}", self.log_path()),
+            );
+        let env: BTreeMap<String, String> = [
+            ("MISTRAL_API_KEY", "mistral-test-key"),
+            ("GEMINI_API_KEY", "gemini-test-key"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+        Config::parse(&edit(text), Path::new("story.toml"), &env).unwrap()
+    }
+
+    pub fn cloud_requests(&self) -> usize {
+        self.mistral.chat_requests() + self.gemini.chat_requests()
+    }
+
+    pub async fn log_lines(&self, expected: usize) -> String {
+        let path = self.log_path();
+        eventually(|| {
+            fs_err::read_to_string(&path)
+                .map(|text| text.lines().count() >= expected)
+                .unwrap_or(false)
+        })
+        .await;
+        fs_err::read_to_string(&path).unwrap()
+    }
+}
+
+pub fn exact_seams() -> Seams {
+    Seams {
+        token_counter: Some(Arc::new(WordCounter)),
+        ..Seams::default()
+    }
+}
+
+pub fn openai_body(words: usize, stream: bool) -> Value {
+    json!({"model": "qwen3-coder:30b", "stream": stream, "messages": [{"role": "user", "content": prompt_of_words(words)}]})
+}
+
+pub fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
 }
