@@ -12,6 +12,7 @@ pub mod decision;
 pub mod dialect;
 pub mod observe;
 pub mod privacy;
+pub mod run;
 pub mod seams;
 pub mod secrets;
 pub mod server;

@@ -247,14 +247,18 @@ pub fn stats(text: &str) -> Stats {
     stats
 }
 
+impl Stats {
+    fn served(&self, route: &str) -> RouteTotals {
+        self.routes.get(route).copied().unwrap_or_default()
+    }
+}
+
 impl std::fmt::Display for Stats {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let requests: u64 = self.routes.values().map(|totals| totals.requests).sum();
-        let tokens: u64 = self
-            .routes
-            .values()
-            .map(|totals| totals.prompt_tokens)
-            .sum();
+        let (local, cloud) = (self.served("local"), self.served("cloud"));
+        // Token shares are of the work actually served (local + cloud); rejected requests ran nowhere.
+        let served_tokens = local.prompt_tokens + cloud.prompt_tokens;
         let percent = |part: u64, whole: u64| {
             if whole == 0 {
                 0.0
@@ -268,25 +272,27 @@ impl std::fmt::Display for Stats {
             "route", "requests", "%", "prompt tokens", "%"
         )?;
         for (route, totals) in &self.routes {
+            let token_share = if route == "local" || route == "cloud" {
+                format!("{:>6.1}%", percent(totals.prompt_tokens, served_tokens))
+            } else {
+                format!("{:>7}", "-")
+            };
             writeln!(
                 formatter,
-                "{route:<10} {:>10} {:>6.1}% {:>16} {:>6.1}%",
+                "{route:<10} {:>10} {:>6.1}% {:>16} {token_share}",
                 grouped(totals.requests),
                 percent(totals.requests, requests),
                 grouped(totals.prompt_tokens),
-                percent(totals.prompt_tokens, tokens)
             )?;
         }
+        writeln!(formatter, "{:<10} {:>10}", "total", grouped(requests))?;
         writeln!(
             formatter,
-            "{:<10} {:>10} {:>7} {:>16}",
-            "total",
-            grouped(requests),
-            "",
-            grouped(tokens)
+            "\nserved: {:.1}% of requests and {:.1}% of prompt tokens went to the cloud",
+            percent(cloud.requests, local.requests + cloud.requests),
+            percent(cloud.prompt_tokens, served_tokens)
         )?;
-        writeln!(formatter)?;
-        writeln!(formatter, "why:")?;
+        writeln!(formatter, "\nwhy:")?;
         for (reason, count) in &self.reasons {
             writeln!(formatter, "  {:>8}  {reason}", grouped(*count))?;
         }
@@ -346,6 +352,10 @@ mod tests {
         assert_eq!(stats.bad_lines, vec![6]);
         let printed = stats.to_string();
         assert!(printed.contains("60.0%"), "{printed}");
+        assert!(
+            printed.contains("25.0% of requests and 85.9% of prompt tokens went to the cloud"),
+            "{printed}"
+        );
     }
 
     #[test]

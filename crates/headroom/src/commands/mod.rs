@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod gateway;
+mod stats;
+
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
 #[command(name = "headroom", version, about, long_about = None)]
@@ -13,9 +16,15 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    Gateway(gateway::Args),
+    Stats(stats::Args),
+}
 
 /// Runs the parsed command line; the exit code says whether problems were found.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Gateway(args) => gateway::run(args),
+        Command::Stats(args) => stats::run(args),
+    }
 }
