@@ -126,6 +126,9 @@ pub struct CatalogModel {
     pub parameters_active: Option<ParameterCount>,
     /// The Hugging Face `config.json` as JSON, keys and values verbatim (nulls restored).
     pub config: serde_json::Value,
+    /// Set when the published file omits keys that take a library's defaults (e.g.
+    /// `transformers Gemma3TextConfig`); a reader must apply those defaults for absent keys.
+    pub config_defaults: Option<String>,
     /// Caveats: how llama.cpp/Ollama differ from the HF values, provenance doubts.
     pub notes: Option<String>,
 }
@@ -152,6 +155,7 @@ struct RawModel {
     parameters_active_source: Option<String>,
     #[serde(default)]
     config_null_keys: Vec<String>,
+    config_defaults: Option<String>,
     sources: Vec<ModelSource>,
     config: toml::Table,
 }
@@ -309,6 +313,7 @@ fn convert_model(raw: RawModel) -> Result<CatalogModel, CatalogError> {
         parameters_total,
         parameters_active,
         config,
+        config_defaults: raw.config_defaults,
         notes: raw.notes,
     })
 }
