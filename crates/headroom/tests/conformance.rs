@@ -6,6 +6,8 @@
 //! `python3`. Without the package the test fails, unless HEADROOM_SKIP_PYTHON=1 says to skip it,
 //! in which case it prints that it skipped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
