@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod gateway;
+mod inspect;
 mod stats;
 
 /// Why your local LLM fails, in arithmetic.
@@ -17,13 +18,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The truth about a model, from its GGUF header.
+    Inspect(inspect::InspectArgs),
+    /// Route requests local or cloud by size, privacy and predicted latency.
     Gateway(gateway::Args),
+    /// Local/cloud split of a gateway decision log, and why.
     Stats(stats::Args),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Inspect(args) => inspect::run(args),
         Command::Gateway(args) => gateway::run(args),
         Command::Stats(args) => stats::run(args),
     }
