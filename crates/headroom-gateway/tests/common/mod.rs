@@ -361,6 +361,21 @@ pub async fn call(
     )
 }
 
+/// Polls an async condition for up to two minutes (a server starting up).
+pub async fn eventually_async<F, Fut>(mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
 /// A prompt of exactly `words` words.
 pub fn prompt_of_words(words: usize) -> String {
     "tok ".repeat(words)
