@@ -22,8 +22,8 @@ pub const DEFAULT_RESERVE_OUTPUT_TOKENS: u64 = 4_096;
 
 /// Calibrated bytes per token for the estimator (central value). Measured with llama.cpp
 /// `llama-tokenize` over Rust code, English Markdown and a Cargo.lock, with the qwen2, llama-bpe,
-/// deepseek-coder and llama-spm vocabularies in `shared/fixtures/gguf`: ratios 1.81 to 4.15 bytes per
-/// token; code and prose 2.9 to 4.1 (`scripts/gateway-calibrate.sh` reproduces the table).
+/// deepseek-coder and llama-spm vocabularies in `shared/fixtures/gguf`: ratios from 1.81 (hashes)
+/// to 4.48 (code, llama-bpe); prose 2.88 to 3.54 (`scripts/gateway-calibrate.sh` prints the table).
 pub const DEFAULT_ESTIMATE_BYTES_PER_TOKEN: f64 = 3.0;
 
 /// The fewest bytes per token seen in that calibration (1.81, deepseek-coder on a Cargo.lock full

@@ -108,7 +108,7 @@ async fn story_acceptance() {
     assert_eq!(summary.reasons["rejected / private-exceeds-deadline"], 1);
 }
 
-/// With no tokenizer, the calibrated estimate decides; 60,000 bytes is 14,458 to 34,296 tokens
+/// With no tokenizer, the calibrated estimate decides; 60,000 bytes is 13,394 to 34,296 tokens
 /// across the calibration's ratios, and every value in that range runs locally with num_ctx
 /// raised above the loaded 8,192, so the margin cannot change this decision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
