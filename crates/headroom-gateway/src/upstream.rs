@@ -21,8 +21,30 @@ use crate::chat::ChatRequest;
 use crate::config::{Backend, BackendKind, Config};
 use crate::seams::{LocalCapacity, LocalWindow};
 
+/// The connector: plain HTTP, plus HTTPS (rustls, Mozilla roots) with the `tls` feature.
+#[cfg(feature = "tls")]
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// The connector: plain HTTP only (built without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+pub type Connector = HttpConnector;
+
 /// The HTTP client type used upstream.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub type HttpClient = Client<Connector, Full<Bytes>>;
+
+#[cfg(feature = "tls")]
+fn connector(http: HttpConnector) -> Result<Connector, String> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|error| error.to_string())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
+}
+
+#[cfg(not(feature = "tls"))]
+fn connector(http: HttpConnector) -> Result<Connector, String> {
+    Ok(http)
+}
 
 /// Largest error or probe body read from a backend.
 pub const MAX_SMALL_BODY_BYTES: usize = 1024 * 1024;
@@ -41,6 +63,14 @@ pub enum UpstreamError {
         backend: String,
         /// The URL text.
         url: String,
+    },
+    /// The TLS client could not be set up.
+    #[error("backend {backend}: cannot set up TLS: {message}")]
+    Tls {
+        /// Backend name.
+        backend: String,
+        /// The rustls error.
+        message: String,
     },
     /// HTTPS needs TLS support, which this build leaves out.
     #[error(
@@ -141,21 +171,24 @@ pub struct BackendRuntime {
     pub config: Backend,
     /// Hosts of the pool.
     pub hosts: Vec<Host>,
-    client: HttpClient,
+    client: Result<HttpClient, String>,
     next: AtomicUsize,
 }
 
 impl BackendRuntime {
     /// Builds the runtime for a backend.
     pub fn new(config: &Backend) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs_f64(
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs_f64(
             config.connect_timeout_seconds,
         )));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let client = connector(http).map(|connector| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector)
+        });
         let hosts = config
             .urls
             .iter()
@@ -198,7 +231,8 @@ impl BackendRuntime {
 
     fn endpoint(&self, host: usize, path: &str) -> Result<Uri, UpstreamError> {
         let base = &self.hosts[host].url;
-        if base.scheme_str() == Some("https") {
+        let scheme = base.scheme_str().unwrap_or("http");
+        if scheme == "https" && !cfg!(feature = "tls") {
             return Err(UpstreamError::NoTls {
                 backend: self.config.name.clone(),
             });
@@ -208,7 +242,7 @@ impl BackendRuntime {
             .map(|authority| authority.as_str())
             .unwrap_or_default();
         let prefix = base.path().trim_end_matches('/');
-        let text = format!("http://{authority}{prefix}{path}");
+        let text = format!("{scheme}://{authority}{prefix}{path}");
         text.parse().map_err(|_| UpstreamError::Url {
             backend: self.config.name.clone(),
             url: text,
@@ -224,6 +258,10 @@ impl BackendRuntime {
         body: Option<Bytes>,
         timeout_seconds: f64,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        let client = self.client.as_ref().map_err(|message| UpstreamError::Tls {
+            backend: self.config.name.clone(),
+            message: message.clone(),
+        })?;
         let uri = self.endpoint(host, path)?;
         let url = uri.to_string();
         let mut builder = Request::builder().method(method).uri(uri);
@@ -244,7 +282,7 @@ impl BackendRuntime {
             })?;
         let response = tokio::time::timeout(
             Duration::from_secs_f64(timeout_seconds),
-            self.client.request(request),
+            client.request(request),
         )
         .await
         .map_err(|_| UpstreamError::Timeout {
@@ -575,6 +613,41 @@ pub async fn llama_server_count(runtime: &BackendRuntime, request: &ChatRequest)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn backend(url: &str) -> Backend {
+        Backend {
+            name: "cloud".into(),
+            kind: BackendKind::Mistral,
+            urls: vec![url.parse().unwrap()],
+            local: false,
+            api_key: None,
+            connect_timeout_seconds: 2.0,
+            first_byte_timeout_seconds: None,
+            idle_timeout_seconds: 10.0,
+            retries: 0,
+            health_check_seconds: 10.0,
+        }
+    }
+
+    /// Port 1 on loopback refuses connections: the request gets as far as connecting, so an
+    /// https URL is accepted by a TLS build and refused with a clear error otherwise.
+    #[tokio::test]
+    async fn https_urls_need_the_tls_feature() {
+        let runtime = BackendRuntime::new(&backend("https://127.0.0.1:1/v1"));
+        let error = runtime
+            .send(0, Method::GET, "/models", None, 5.0)
+            .await
+            .unwrap_err();
+        if cfg!(feature = "tls") {
+            assert!(matches!(error, UpstreamError::Transport { .. }), "{error}");
+            assert!(
+                error.to_string().contains("https://127.0.0.1:1/v1/models"),
+                "{error}"
+            );
+        } else {
+            assert!(matches!(error, UpstreamError::NoTls { .. }), "{error}");
+        }
+    }
 
     #[test]
     fn ollama_model_names_match_with_implicit_latest() {
