@@ -342,7 +342,8 @@ pub struct LocalTarget {
     pub model: String,
     /// Training window, when the operator states it (otherwise probed via `/api/show`).
     pub training_context_tokens: Option<u64>,
-    /// The largest `num_ctx` memory allows (from `headroom` memory), until the fit check is plugged in.
+    /// The largest `num_ctx` memory allows (from `headroom` memory), until the fit check is plugged in;
+    /// for a backend whose window is fixed at launch and cannot be probed, its window.
     pub max_num_ctx_tokens: Option<u64>,
     /// Prior prefill rate used until the backend's own timings are learned.
     pub prefill_tokens_per_second: Option<f64>,

@@ -441,12 +441,19 @@ impl LocalCapacity for ConfiguredCapacity {
             .backends
             .get(backend)
             .is_some_and(|backend| backend.kind.is_ollama());
+        let declared = target.and_then(|target| target.max_num_ctx_tokens);
         LocalWindow {
-            loaded_context_tokens: probed.loaded_context_tokens,
+            // A server whose window is fixed at launch (llama-server, vLLM) and could not be
+            // probed: the operator's declared window is what it runs with.
+            loaded_context_tokens: probed.loaded_context_tokens.or(if adjustable {
+                None
+            } else {
+                declared
+            }),
             training_context_tokens: target
                 .and_then(|target| target.training_context_tokens)
                 .or(probed.training_context_tokens),
-            memory_max_context_tokens: target.and_then(|target| target.max_num_ctx_tokens),
+            memory_max_context_tokens: declared,
             adjustable,
         }
     }
