@@ -5,7 +5,10 @@
 #
 # Usage: scripts/gateway-bench.sh [LITELLM_BIN]
 #   LITELLM_BIN: the `litellm` executable from `pip install 'litellm[proxy]'` (skipped if absent).
-# Env: RATES (default "100 500 1000"), SECONDS_PER_STEP (10), CONNECTIONS (32).
+# Env: RATES (default "100 500 1000"), SECONDS_PER_STEP (10), CONNECTIONS (32);
+#   BENCH_BIN: a prebuilt gateway-bench example (skips the build);
+#   PIN=1: pin with taskset: mock on CPU 1, the gateway or LiteLLM on CPUs 2-3 (two cores),
+#   the load generator on CPUs 4-7 (needs at least 8 CPUs).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 litellm="${1:-}"
@@ -18,10 +21,17 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cargo build --release -q -p headroom-gateway --example gateway-bench --manifest-path "$root/Cargo.toml"
-bench="$root/target/release/examples/gateway-bench"
+bench="${BENCH_BIN:-}"
+if [[ -z "$bench" ]]; then
+  cargo build --release -q -p headroom-gateway --example gateway-bench --manifest-path "$root/Cargo.toml"
+  bench="$root/target/release/examples/gateway-bench"
+fi
+pin_mock=() pin_server=() pin_load=()
+if [[ "${PIN:-0}" == 1 ]]; then
+  pin_mock=(taskset -c 1) pin_server=(taskset -c 2,3) pin_load=(taskset -c 4-7)
+fi
 
-"$bench" mock "$mock_port" & pids+=($!)
+"${pin_mock[@]}" "$bench" mock "$mock_port" & pids+=($!)
 
 cat > "$work/gateway.toml" <<TOML
 [server]
@@ -39,7 +49,7 @@ backend = "mock"
 model = "bench"
 max_num_ctx_tokens = 32768
 TOML
-"$bench" serve "$work/gateway.toml" 2> "$work/gateway.log" & pids+=($!)
+"${pin_server[@]}" "$bench" serve "$work/gateway.toml" 2> "$work/gateway.log" & pids+=($!)
 
 if [[ -n "$litellm" ]]; then
   cat > "$work/litellm.yaml" <<YAML
@@ -53,7 +63,7 @@ YAML
   # No network: use the bundled model cost map, no telemetry.
   # No master key: loopback-only benchmark (LiteLLM refuses to start without one unless told).
   LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true \
-    "$litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
+    "${pin_server[@]}" "$litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
     > "$work/litellm.log" 2>&1 & pids+=($!)
 fi
 
@@ -63,13 +73,14 @@ targets=("direct http://127.0.0.1:$mock_port/v1/chat/completions" "headroom http
 [[ -n "$litellm" ]] && targets+=("litellm http://127.0.0.1:$litellm_port/v1/chat/completions")
 for target in "${targets[@]}"; do wait_for "${target#* }"; done
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), PIN=${PIN:-0}"
+# Throughput ceilings first, so no backlog from an overloaded rate step skews them.
+for target in "${targets[@]}"; do
+  printf '%s ' "${target%% *}"; "${pin_load[@]}" "$bench" ceiling "${target#* }" "$connections" "$step"
+done
 for rate in $rates; do
   for target in "${targets[@]}"; do
-    printf '%s ' "${target%% *}"; "$bench" rate "${target#* }" "$rate" "$step"
+    printf '%s ' "${target%% *}"; "${pin_load[@]}" "$bench" rate "${target#* }" "$rate" "$step"
   done
-done
-for target in "${targets[@]}"; do
-  printf '%s ' "${target%% *}"; "$bench" ceiling "${target#* }" "$connections" "$step"
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -551,3 +551,59 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_fails_over_to_the_next_local_host_before_the_first_byte() {
+    let live = start_fake(Flavor::Ollama, "qwen3-coder:30b", 32_768).await;
+    // A port that refuses connections: bound, then closed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = format!(
+        r#"
+[backends.pool]
+kind = "ollama"
+urls = ["http://{dead}", "{live}"]
+retries = 0
+[[models]]
+name = "qwen3-coder:30b"
+[models.local]
+backend = "pool"
+model = "qwen3-coder:30b"
+max_num_ctx_tokens = 65536
+"#,
+        live = live.url()
+    );
+    let config = headroom_gateway::config::Config::parse(
+        &text,
+        std::path::Path::new("pool.toml"),
+        &std::collections::BTreeMap::new(),
+    )
+    .unwrap();
+    let (gateway, handle) = start_gateway(config, exact_seams()).await;
+    for _ in 0..4 {
+        let (status, headers, body) = call(
+            gateway,
+            "POST",
+            "/v1/chat/completions",
+            &[],
+            Some(openai_body(100, false)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(header(&headers, "x-headroom-route"), "local");
+    }
+    assert_eq!(live.chat_requests(), 4);
+    // The probe marked the dead host down; the pool as a whole stays healthy.
+    handle.probe_once().await;
+    let (status, _, _) = call(
+        gateway,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(openai_body(100, false)),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
