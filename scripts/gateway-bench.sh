@@ -74,6 +74,9 @@ targets=("direct http://127.0.0.1:$mock_port/v1/chat/completions" "headroom http
 for target in "${targets[@]}"; do wait_for "${target#* }"; done
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), PIN=${PIN:-0}"
+# Per-request overhead, one request at a time, direct and gateway interleaved.
+printf 'headroom-sequential '; "${pin_load[@]}" "$bench" sequential "${targets[0]#* }" "${targets[1]#* }" 20 50
+[[ -n "$litellm" ]] && { printf 'litellm-sequential '; "${pin_load[@]}" "$bench" sequential "${targets[0]#* }" "${targets[2]#* }" 5 20; }
 # Throughput ceilings first, so no backlog from an overloaded rate step skews them.
 for target in "${targets[@]}"; do
   printf '%s ' "${target%% *}"; "${pin_load[@]}" "$bench" ceiling "${target#* }" "$connections" "$step"

@@ -8,6 +8,11 @@
 //! - `ceiling URL CONNECTIONS SECONDS`: closed-loop load (each connection sends its next request
 //!   when the previous answer is complete); prints requests per second.
 //!
+//! - `sequential DIRECT GATEWAY ROUNDS PER_ROUND`: one request at a time, alternating direct and
+//!   through the gateway; prints the median of the per-round medians of each and of their
+//!   difference, with the interquartile range over rounds (the method of the independent
+//!   llm-gateway-bench, peers-and-routing.md §1.11), which isolates per-request overhead from load.
+//!
 //! The request body is a small non-streaming OpenAI chat completion for model `bench`. Load is
 //! bounded by the rate or connection count and by SECONDS (at most 120).
 
@@ -72,8 +77,14 @@ fn main() {
             arguments[2].parse().unwrap(),
             seconds(&arguments[3]),
         )),
+        Some("sequential") => runtime.block_on(sequential(
+            &arguments[1],
+            &arguments[2],
+            arguments[3].parse::<usize>().unwrap().min(100),
+            arguments[4].parse::<usize>().unwrap().min(1000),
+        )),
         _ => panic!(
-            "usage: gateway-bench mock PORT | serve CONFIG | rate URL RATE SECONDS | ceiling URL CONNECTIONS SECONDS"
+            "usage: gateway-bench mock PORT | serve CONFIG | rate URL RATE SECONDS | ceiling URL CONNECTIONS SECONDS | sequential DIRECT_URL GATEWAY_URL ROUNDS PER_ROUND"
         ),
     }
 }
@@ -236,5 +247,46 @@ async fn ceiling(url: &str, connections: usize, seconds: f64) {
         done.load(Ordering::Relaxed),
         errors.load(Ordering::Relaxed),
         done.load(Ordering::Relaxed) as f64 / elapsed,
+    );
+}
+
+async fn timed(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> f64 {
+    let sent = Instant::now();
+    assert!(one(client, url).await, "request to {url} failed");
+    sent.elapsed().as_secs_f64() * 1000.0
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    percentile(values, 0.5)
+}
+
+async fn sequential(direct: &str, gateway: &str, rounds: usize, per_round: usize) {
+    let client = client();
+    for _ in 0..15 {
+        timed(&client, direct).await;
+        timed(&client, gateway).await;
+    }
+    let (mut direct_medians, mut gateway_medians, mut overhead_medians) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (mut direct_round, mut gateway_round) = (Vec::with_capacity(per_round), Vec::with_capacity(per_round));
+        for _ in 0..per_round {
+            direct_round.push(timed(&client, direct).await);
+            gateway_round.push(timed(&client, gateway).await);
+        }
+        let (direct_median, gateway_median) = (median(&mut direct_round), median(&mut gateway_round));
+        direct_medians.push(direct_median);
+        gateway_medians.push(gateway_median);
+        overhead_medians.push(gateway_median - direct_median);
+    }
+    let summary = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        (percentile(values, 0.5), percentile(values, 0.25), percentile(values, 0.75))
+    };
+    let (direct_ms, _, _) = summary(&mut direct_medians);
+    let (gateway_ms, _, _) = summary(&mut gateway_medians);
+    let (overhead_ms, q1, q3) = summary(&mut overhead_medians);
+    println!(
+        "{{\"rounds\":{rounds},\"per_round\":{per_round},\"direct_median_ms\":{direct_ms:.3},\"gateway_median_ms\":{gateway_ms:.3},\"overhead_median_ms\":{overhead_ms:.3},\"overhead_iqr_ms\":[{q1:.3},{q3:.3}]}}"
     );
 }
