@@ -1,1 +1,6 @@
 //! Model spec, memory and speed estimates, hardware catalog, doctor rules and fixes.
+
+pub mod memory;
+pub mod quant;
+pub mod spec;
+pub mod tensors;
