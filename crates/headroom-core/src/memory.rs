@@ -385,13 +385,7 @@ pub fn estimate(
     let units = spec.layer_count() + 1;
     let offloaded_units = gpu_layers.map_or(units, |count| count.min(units));
     let weight_split = place_weights(spec, weights, offloaded_units);
-    Ok(estimate_with_weights(
-        spec,
-        weights,
-        weight_split,
-        settings,
-        offloaded_units,
-    )?)
+    estimate_with_weights(spec, weights, weight_split, settings, offloaded_units)
 }
 
 fn estimate_with_weights(
@@ -476,6 +470,28 @@ impl<'a> Estimator<'a> {
             self.weight_split,
             settings,
             self.offloaded_units,
+        )
+    }
+}
+
+impl ModelWeights {
+    /// Exact weights from GGUF tensor infos (tensors of unknown type count 0 and are reported by the reader).
+    pub fn from_gguf(file: &headroom_gguf::GgufFile) -> ModelWeights {
+        ModelWeights::from_tensors(
+            file.tensors
+                .iter()
+                .map(|tensor| (tensor.name.clone(), tensor.byte_size().unwrap_or(0))),
+            WeightsSource::GgufTensors,
+        )
+    }
+
+    /// Exact weights from a model-shaped tensor plan.
+    pub fn from_plan(tensors: &[crate::quant::PlannedTensor]) -> ModelWeights {
+        ModelWeights::from_tensors(
+            tensors
+                .iter()
+                .map(|tensor| (tensor.name.clone(), tensor.bytes().unwrap_or(0))),
+            WeightsSource::TensorPlan,
         )
     }
 }

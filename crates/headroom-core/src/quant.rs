@@ -138,7 +138,7 @@ impl TensorType {
     /// blocks (ggml refuses such tensors) or the size overflows.
     pub fn row_bytes(self, elements: u64) -> Option<u64> {
         let (block_elements, block_bytes) = self.block();
-        if elements % block_elements != 0 {
+        if !elements.is_multiple_of(block_elements) {
             return None;
         }
         (elements / block_elements).checked_mul(block_bytes)
@@ -527,6 +527,7 @@ fn allows_quantization(tensor: &PlannedTensor) -> bool {
 }
 
 /// `use_more_bits` in llama-quant.cpp: the first and last eighth of layers, and every third between.
+#[allow(clippy::nonminimal_bool)] // written as in llama-quant.cpp, for comparison
 fn use_more_bits(layer: u64, layer_count: u64) -> bool {
     let eighth = layer_count / 8;
     layer < eighth || layer >= 7 * layer_count / 8 || (layer >= eighth && (layer - eighth) % 3 == 2)
@@ -607,7 +608,10 @@ fn choose_type(
     let eight_experts = context.expert_count == 8;
     if category == Category::Output || (has_tied_embeddings && category == Category::TokenEmbedding)
     {
-        if file_type == F::Mxfp4_Moe || context.is_falcon || row % new_type.block_elements() != 0 {
+        if file_type == F::Mxfp4_Moe
+            || context.is_falcon
+            || !row.is_multiple_of(new_type.block_elements())
+        {
             return T::Q8_0;
         }
         return if new_type == T::Q8_0 {
@@ -728,7 +732,7 @@ fn choose_type(
 /// `tensor_type_fallback`: a row that is not a whole number of blocks gets a smaller-block type.
 fn fallback(row: u64, target: TensorType) -> TensorType {
     use TensorType as T;
-    if row % target.block_elements() == 0 {
+    if row.is_multiple_of(target.block_elements()) {
         return target;
     }
     let replacement = match target {
@@ -746,7 +750,7 @@ fn fallback(row: u64, target: TensorType) -> TensorType {
         T::Q6_K => T::Q8_0,
         other => other,
     };
-    if row % replacement.block_elements() == 0 {
+    if row.is_multiple_of(replacement.block_elements()) {
         replacement
     } else {
         T::F16

@@ -4,6 +4,7 @@
 //! the keys `convert_hf_to_gguf.py` writes, then read by the same code).
 
 mod config;
+mod gguf;
 mod metadata;
 
 use crate::quant::FileType;
@@ -323,11 +324,7 @@ impl ModelSpec {
             .per_layer_opt(&key("feed_forward_length"), block_count)?
             .unwrap_or_else(|| vec![0; block_count as usize]);
         // n_embd_head_k defaults to n_embd / n_head (llama_model_base::load_hparams).
-        let default_head_dim = if head_count > 0 {
-            embedding_length / head_count
-        } else {
-            0
-        };
+        let default_head_dim = embedding_length.checked_div(head_count).unwrap_or(0);
         let key_length = metadata
             .u64_opt(&key("attention.key_length"))?
             .unwrap_or(default_head_dim);
@@ -550,8 +547,10 @@ fn swa_layers(
         _ => None,
     };
     let count = layer_count as usize;
-    if let Some(MetadataValue::BoolArray(values)) = metadata.get(&pattern_key) {
-        if default_period.is_some() || arch == "granite" {
+    if let Some(MetadataValue::BoolArray(values)) = metadata.get(&pattern_key)
+        && (default_period.is_some() || arch == "granite")
+    {
+        {
             let mut pattern = values.clone();
             pattern.resize(count, false);
             return Ok(pattern);

@@ -219,3 +219,31 @@ pub fn parameter_counts(spec: &ModelSpec, tensors: &[PlannedTensor]) -> Paramete
     };
     ParameterCounts { total, active }
 }
+
+/// A writer for a model-shaped GGUF: the metadata plus every planned tensor as sparse zeros.
+pub fn gguf_writer(
+    metadata: &crate::spec::Metadata,
+    tensors: &[PlannedTensor],
+) -> Result<headroom_gguf::GgufWriter, LayoutError> {
+    let mut writer = headroom_gguf::GgufWriter::new();
+    for (key, value) in metadata.to_gguf_values() {
+        writer = writer.metadata(key, value);
+    }
+    for tensor in tensors {
+        let ggml_type =
+            headroom_gguf::GgmlType::from_name(tensor.tensor_type.name()).ok_or_else(|| {
+                LayoutError::UnrepresentableShape {
+                    name: tensor.name.clone(),
+                    shape: tensor.shape.clone(),
+                    tensor_type: tensor.tensor_type,
+                }
+            })?;
+        writer = writer.tensor(
+            tensor.name.clone(),
+            &tensor.shape,
+            ggml_type,
+            headroom_gguf::TensorData::Zeros,
+        );
+    }
+    Ok(writer)
+}

@@ -202,8 +202,10 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     }
     metadata.insert(key("feed_forward_length"), integer(feed_forward));
 
-    if let Some(head_dim) = fields.u64_opt("head_dim")? {
-        if arch != "deepseek2" {
+    if let Some(head_dim) = fields.u64_opt("head_dim")?
+        && arch != "deepseek2"
+    {
+        {
             metadata.insert(key("attention.key_length"), integer(head_dim));
             metadata.insert(key("attention.value_length"), integer(head_dim));
         }
