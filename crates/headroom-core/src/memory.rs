@@ -396,11 +396,10 @@ fn estimate_with_weights(
     offloaded_units: u64,
 ) -> Result<MemoryEstimate, MemoryError> {
     let layout = kv::layout(spec, settings);
-    let kv = kv::kv_breakdown(spec, settings, layout)?;
-    let layer_count = spec.layer_count().max(1);
-    let gpu_layer_count = offloaded_units.saturating_sub(1).min(layer_count);
-    // KV lives on its layer's device (offload_kqv default true); split by layer share.
-    let kv_gpu = (kv.total_bytes() as u128 * gpu_layer_count as u128 / layer_count as u128) as u64;
+    // i_gpu_start = n_layer + 1 - ngl (llama-model.cpp).
+    let first_gpu_layer = (spec.layer_count() + 1).saturating_sub(offloaded_units);
+    let kv = kv::kv_breakdown(spec, settings, layout, first_gpu_layer)?;
+    let kv_gpu = kv.attention_gpu_bytes + kv.recurrent_gpu_bytes;
     let compute_bytes = compute::compute_bytes(spec, settings, &layout);
     let compute_split = if offloaded_units > 0 {
         DeviceSplit {

@@ -55,6 +55,10 @@ pub struct KvBreakdown {
     pub swa_value_bytes: u64,
     /// Recurrent state bytes (conv + SSM rows, f32).
     pub recurrent_bytes: u64,
+    /// Attention KV bytes of layers offloaded to the GPU (KV lives on its layer's device).
+    pub attention_gpu_bytes: u64,
+    /// Recurrent state bytes of layers offloaded to the GPU.
+    pub recurrent_gpu_bytes: u64,
 }
 
 impl KvBreakdown {
@@ -66,6 +70,14 @@ impl KvBreakdown {
     /// Everything the memory module allocates (what llama.cpp reports as "context").
     pub fn total_bytes(&self) -> u64 {
         self.attention_bytes() + self.recurrent_bytes
+    }
+
+    /// Attention KV bytes per cell of the full-context cache, all layers (the "per token" figure).
+    pub fn full_bytes_per_cell(&self) -> u64 {
+        let cells = self.layout.cells_per_stream * self.layout.streams;
+        (self.key_bytes + self.value_bytes)
+            .checked_div(cells)
+            .unwrap_or(0)
     }
 }
 
@@ -123,11 +135,13 @@ fn row_bytes(tensor_type: TensorType, width: u64) -> Result<u64, MemoryError> {
         .ok_or(MemoryError::UnalignedCacheRow { tensor_type, width })
 }
 
-/// KV cache and recurrent state bytes.
+/// KV cache and recurrent state bytes. Layers at or above `first_gpu_layer` are offloaded
+/// (their cache lives on the GPU).
 pub fn kv_breakdown(
     spec: &ModelSpec,
     settings: &ContextSettings,
     layout: CacheLayout,
+    first_gpu_layer: u64,
 ) -> Result<KvBreakdown, MemoryError> {
     let is_swa = |attention: AttentionKind| {
         matches!(
@@ -156,10 +170,15 @@ pub fn kv_breakdown(
         swa_key_bytes: 0,
         swa_value_bytes: 0,
         recurrent_bytes: 0,
+        attention_gpu_bytes: 0,
+        recurrent_gpu_bytes: 0,
     };
-    for layer in &spec.layers {
+    let mut recurrent_gpu_layers = 0;
+    for (index, layer) in spec.layers.iter().enumerate() {
+        let on_gpu = index as u64 >= first_gpu_layer;
         if layer.attention == AttentionKind::Recurrent {
             breakdown.recurrent_layers += 1;
+            recurrent_gpu_layers += u64::from(on_gpu);
             continue;
         }
         if !layer.has_kv {
@@ -186,6 +205,9 @@ pub fn kv_breakdown(
         } else {
             row_bytes(settings.value_type, value_width)? * cells
         };
+        if on_gpu {
+            breakdown.attention_gpu_bytes += key + value;
+        }
         if swa {
             breakdown.swa_layers += 1;
             breakdown.swa_key_bytes += key;
@@ -201,6 +223,7 @@ pub fn kv_breakdown(
         let rows = settings.parallel_sequences.max(1) * (1 + settings.rollback_snapshots);
         let per_layer = 4 * (recurrent.conv_state_width + recurrent.ssm_state_width) * rows;
         breakdown.recurrent_bytes = per_layer * breakdown.recurrent_layers;
+        breakdown.recurrent_gpu_bytes = per_layer * recurrent_gpu_layers;
     }
     Ok(breakdown)
 }
