@@ -1,1 +1,9 @@
 //! Ollama's Modelfiles, model store, server configuration, logs and API types.
+//!
+//! Everything here is synchronous and free of any HTTP stack: the CLI crate owns the network
+//! client and uses the serde types of [`api`]. Every rule that mirrors Ollama behaviour names
+//! the Ollama source file and version range it was read from.
+
+pub mod modelfile;
+
+pub use modelfile::{Instruction, Modelfile, ModelfileError};
