@@ -4,6 +4,15 @@
 //! client and uses the serde types of [`api`]. Every rule that mirrors Ollama behaviour names
 //! the Ollama source file and version range it was read from.
 
+pub mod config;
+pub mod context;
+pub mod duration;
 pub mod modelfile;
+pub mod version;
 
+pub use config::{OllamaHost, ServerEnvironment};
+pub use context::{
+    ContextQuery, ContextReason, ContextRule, EffectiveContext, Endpoint, effective_context,
+};
 pub use modelfile::{Instruction, Modelfile, ModelfileError};
+pub use version::{Version, VersionRange};
