@@ -7,6 +7,7 @@
 pub mod config;
 pub mod context;
 pub mod duration;
+pub mod log;
 pub mod modelfile;
 pub mod version;
 

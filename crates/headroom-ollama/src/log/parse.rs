@@ -1,0 +1,464 @@
+//! One log line to one event: strip the journal prefix, find the timestamp, classify.
+
+use super::fields::{field, field_u64, parse_human_bytes};
+use super::{EventKind, MemoryKind, TruncationLayout};
+use crate::duration::parse_go_duration_seconds;
+
+/// Longest message kept in an event.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Parses one line into its timestamp and event; `None` for lines that say nothing we track.
+pub fn parse_line(line: &str) -> Option<(Option<String>, EventKind)> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let (journal_time, payload) = strip_journal_prefix(line);
+    if let Some(index) = payload.find("[GIN]") {
+        let (time, kind) = parse_gin(&payload[index..])?;
+        return Some((time.or(journal_time), kind));
+    }
+    let timestamp = if payload.starts_with("time=") {
+        field(payload, "time").map(|time| time.into_owned())
+    } else if payload.starts_with('{') {
+        json_number(payload, "timestamp").map(|seconds| seconds.to_string())
+    } else {
+        None
+    }
+    .or(journal_time);
+    let kind = classify(payload)?;
+    Some((timestamp, kind))
+}
+
+/// journalctl `short` (`Feb 18 11:15:03 host ollama[1234]: …`) and `short-iso`
+/// (`2026-02-18T11:15:03+0000 host ollama[1234]: …`) prefixes.
+fn strip_journal_prefix(line: &str) -> (Option<String>, &str) {
+    let starts_like_time = line
+        .as_bytes()
+        .first()
+        .is_some_and(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit());
+    if !starts_like_time || line.starts_with("[GIN]") {
+        return (None, line);
+    }
+    let window = &line[..line.len().min(200)];
+    let Some(close) = window.find("]: ") else {
+        return (None, line);
+    };
+    let Some(open) = window[..close].rfind('[') else {
+        return (None, line);
+    };
+    let pid = &window[open + 1..close];
+    if pid.is_empty() || !pid.bytes().all(|byte| byte.is_ascii_digit()) {
+        return (None, line);
+    }
+    let prefix = &line[..open];
+    // timestamp, host and identifier: at least two spaces before the identifier.
+    let Some(identifier_start) = prefix.rfind(' ') else {
+        return (None, line);
+    };
+    let before_identifier = &prefix[..identifier_start];
+    let Some(host_start) = before_identifier.rfind(' ') else {
+        return (None, line);
+    };
+    let time = before_identifier[..host_start].trim().to_owned();
+    (Some(time), &line[close + 3..])
+}
+
+/// `[GIN] 2026/02/18 - 11:15:03 | 500 |  5m0s |  127.0.0.1 | POST  "/api/chat"`, with or
+/// without gin's ANSI colours.
+fn parse_gin(line: &str) -> Option<(Option<String>, EventKind)> {
+    let plain;
+    let line = if line.contains('\u{1b}') {
+        plain = strip_ansi(line);
+        plain.as_str()
+    } else {
+        line
+    };
+    let mut parts = line.split('|');
+    let time = parts.next()?.trim_start_matches("[GIN]").trim();
+    let status: u16 = parts.next()?.trim().parse().ok()?;
+    let latency_seconds = parse_go_duration_seconds(parts.next()?.trim());
+    let client = parts.next()?.trim().to_owned();
+    let request = parts.next()?.trim();
+    let (method, path) = request.split_once(' ').unwrap_or((request, ""));
+    let path = path.trim();
+    let path = path
+        .strip_prefix('"')
+        .and_then(|path| path.strip_suffix('"'))
+        .unwrap_or(path);
+    Some((
+        (!time.is_empty()).then(|| time.to_owned()),
+        EventKind::Request {
+            status,
+            latency_seconds,
+            client,
+            method: method.trim().to_owned(),
+            path: path.to_owned(),
+        },
+    ))
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut characters = line.chars();
+    while let Some(character) = characters.next() {
+        if character == '\u{1b}' {
+            for inner in characters.by_ref() {
+                if inner.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(character);
+        }
+    }
+    out
+}
+
+/// An unsigned number after `"key":` in a JSON line (the C++ runner's log lines).
+fn json_number(line: &str, key: &str) -> Option<u64> {
+    let needle = format!("\"{key}\":");
+    let start = line.find(&needle)? + needle.len();
+    let rest = line[start..].trim_start();
+    let end = rest
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The number in `(N tokens)` right after `marker`.
+fn tokens_after(line: &str, marker: &str) -> Option<u64> {
+    let start = line.find(marker)? + marker.len();
+    let rest = line[start..].trim_start().strip_prefix('(')?;
+    let end = rest.find(' ')?;
+    rest[..end].parse().ok()
+}
+
+fn message(payload: &str) -> String {
+    let text = field(payload, "msg").map_or_else(
+        || payload.trim().to_owned(),
+        |message| match field(payload, "error") {
+            Some(error) => format!("{message}: {error}"),
+            None => message.into_owned(),
+        },
+    );
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        text.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…"
+    } else {
+        text
+    }
+}
+
+const OUT_OF_MEMORY: &[&str] = &[
+    "out of memory",
+    "out of device memory",
+    "cudaMalloc failed",
+    "hipMalloc failed",
+    "failed to allocate",
+    "allocation failed",
+    "not enough memory",
+    "insufficient memory",
+    "ErrorOutOfDeviceMemory",
+    "requires more system memory",
+];
+
+const UNLOAD: &[&str] = &[
+    "unload completed",
+    "unloading",
+    "expiring to unload",
+    ", evicting",
+    "evicting all other",
+];
+
+fn classify(payload: &str) -> Option<EventKind> {
+    if payload.contains("truncating input prompt") {
+        let prompt_tokens = field_u64(payload, "prompt");
+        let new_tokens = field_u64(payload, "new");
+        let (layout, keep_tokens) = match field_u64(payload, "numKeep") {
+            Some(keep) => (TruncationLayout::NumKeep, Some(keep)),
+            None => (TruncationLayout::KeepNew, field_u64(payload, "keep")),
+        };
+        return Some(EventKind::PromptTruncated {
+            layout,
+            limit_tokens: field_u64(payload, "limit"),
+            prompt_tokens,
+            keep_tokens,
+            new_tokens,
+            dropped_tokens: prompt_tokens
+                .zip(new_tokens)
+                .map(|(prompt, new)| prompt.saturating_sub(new)),
+        });
+    }
+    if payload.starts_with('{') && payload.contains("\"msg\":\"input truncated\"") {
+        return Some(EventKind::PromptTruncated {
+            layout: TruncationLayout::CppRunner,
+            limit_tokens: json_number(payload, "n_ctx"),
+            prompt_tokens: None,
+            keep_tokens: json_number(payload, "n_keep"),
+            new_tokens: None,
+            dropped_tokens: json_number(payload, "n_erase"),
+        });
+    }
+    if payload.contains("exceeds the available context size") {
+        return Some(EventKind::PromptTooLong {
+            prompt_tokens: tokens_after(payload, "request"),
+            context_tokens: tokens_after(payload, "available context size"),
+            message: "exceeds the available context size".to_owned(),
+        });
+    }
+    if payload.contains("is larger than the max context size") {
+        return Some(EventKind::PromptTooLong {
+            prompt_tokens: tokens_after(payload, "input"),
+            context_tokens: tokens_after(payload, "max context size"),
+            message: "is larger than the max context size".to_owned(),
+        });
+    }
+    for text in [
+        "the prompt is longer than the context length",
+        "the input length exceeds the context length",
+    ] {
+        if payload.contains(text) {
+            return Some(EventKind::PromptTooLong {
+                prompt_tokens: None,
+                context_tokens: None,
+                message: text.to_owned(),
+            });
+        }
+    }
+    if payload.contains("truncating input messages")
+        || payload.contains("truncating native chat messages")
+    {
+        return Some(EventKind::MessagesTruncated {
+            kept_messages: field_u64(payload, "truncated"),
+        });
+    }
+    if payload.contains("reducing automatic context") {
+        return Some(EventKind::ContextReduced {
+            old_num_ctx: field_u64(payload, "old_num_ctx"),
+            new_num_ctx: field_u64(payload, "new_num_ctx"),
+        });
+    }
+    if payload.contains("requested context size too large") {
+        return Some(EventKind::ContextTooLargeForModel {
+            num_ctx: field_u64(payload, "num_ctx"),
+            trained_tokens: field_u64(payload, "n_ctx_train"),
+        });
+    }
+    if payload.contains("vram-based default context") {
+        return Some(EventKind::DefaultContext {
+            total_vram_bytes: field(payload, "total_vram")
+                .and_then(|text| parse_human_bytes(&text)),
+            default_num_ctx: field_u64(payload, "default_num_ctx"),
+        });
+    }
+    if payload.contains("starting llama server") || payload.contains("starting llama-server") {
+        return Some(runner_command(payload));
+    }
+    if payload.contains("msg=load ") && payload.contains("request=") {
+        let request = field(payload, "request").unwrap_or_default();
+        return Some(EventKind::LoadRequest {
+            operation: struct_field(&request, "Operation").map(str::to_owned),
+            context_tokens: struct_field(&request, "KvSize").and_then(|value| value.parse().ok()),
+            parallel: struct_field(&request, "Parallel").and_then(|value| value.parse().ok()),
+            batch_tokens: struct_field(&request, "BatchSize").and_then(|value| value.parse().ok()),
+            flash_attention: struct_field(&request, "FlashAttention").map(str::to_owned),
+            kv_cache_type: struct_field(&request, "KvCacheType").map(str::to_owned),
+        });
+    }
+    if payload.contains("new model will fit") {
+        return Some(EventKind::ModelFits {
+            parallel: field_u64(payload, "parallel"),
+            required_bytes: field(payload, "required").and_then(|text| parse_human_bytes(&text)),
+        });
+    }
+    if payload.contains("msg=offload ") {
+        let bytes = |key: &str| field(payload, key).and_then(|text| parse_human_bytes(&text));
+        return Some(EventKind::OffloadPlan {
+            library: field(payload, "library").map(|text| text.into_owned()),
+            layers_model: field_u64(payload, "layers.model"),
+            layers_offload: field_u64(payload, "layers.offload"),
+            required_full_bytes: bytes("memory.required.full"),
+            required_kv_bytes: bytes("memory.required.kv"),
+        });
+    }
+    if let Some(index) = payload.find("offloaded ")
+        && payload.contains("layers to GPU")
+    {
+        let rest = &payload[index + "offloaded ".len()..];
+        let counts = rest.split(' ').next()?;
+        let (offloaded, total) = counts.split_once('/')?;
+        return Some(EventKind::LayersOffloaded {
+            offloaded: offloaded.parse().ok()?,
+            total: total.parse().ok()?,
+        });
+    }
+    for (text, memory) in [
+        ("msg=\"model weights\"", MemoryKind::Weights),
+        ("msg=\"kv cache\"", MemoryKind::KvCache),
+        ("msg=\"compute graph\"", MemoryKind::Compute),
+        ("msg=\"total memory\"", MemoryKind::Total),
+    ] {
+        if payload.contains(text) {
+            return Some(EventKind::Memory {
+                memory,
+                device: field(payload, "device")
+                    .or_else(|| field(payload, "buffer"))
+                    .map(|text| text.into_owned()),
+                bytes: parse_human_bytes(&field(payload, "size")?)?,
+            });
+        }
+    }
+    if let Some(index) = payload.find("buffer size =") {
+        let before: Vec<&str> = payload[..index].split_whitespace().collect();
+        let memory = match before.last().copied() {
+            Some("KV") => MemoryKind::KvCache,
+            Some("compute") => MemoryKind::Compute,
+            Some("model") => MemoryKind::Weights,
+            _ => return None,
+        };
+        let device = before.len().checked_sub(2).map(|at| before[at].to_owned());
+        return Some(EventKind::Memory {
+            memory,
+            device,
+            bytes: parse_human_bytes(payload[index + "buffer size =".len()..].trim())?,
+        });
+    }
+    if let Some(index) = payload.find("KV self size") {
+        let rest = payload[index + "KV self size".len()..]
+            .trim_start()
+            .strip_prefix('=')?;
+        return Some(kv_summary(rest));
+    }
+    if let Some(index) = payload
+        .find("kv_cache: size =")
+        .or_else(|| payload.find("kv_cache_unified: size ="))
+    {
+        let rest = &payload[index..];
+        let rest = &rest[rest.find('=')? + 1..];
+        return Some(kv_summary(rest));
+    }
+    if let Some(kind) = context_parameter(payload) {
+        return Some(kind);
+    }
+    if let Some(index) = payload.find("started in") {
+        let rest = payload[index + "started in".len()..].trim_start();
+        let seconds = rest
+            .split(' ')
+            .next()
+            .and_then(|number| number.parse().ok());
+        if payload.contains("runner started") || payload.contains("llama-server started") {
+            return Some(EventKind::RunnerStarted { seconds });
+        }
+    }
+    if let Some(index) = payload.find("Listening on ") {
+        let rest = payload[index + "Listening on ".len()..].trim_end_matches('"');
+        let (address, version) = match rest.split_once(" (version ") {
+            Some((address, version)) => (address, Some(version.trim_end_matches(')').to_owned())),
+            None => (rest, None),
+        };
+        return Some(EventKind::ServerStarted {
+            address: Some(address.to_owned()),
+            version,
+        });
+    }
+    if OUT_OF_MEMORY.iter().any(|text| payload.contains(text)) {
+        return Some(EventKind::OutOfMemory {
+            message: message(payload),
+        });
+    }
+    if UNLOAD.iter().any(|text| payload.contains(text)) && !payload.contains("evicting cache slot")
+    {
+        return Some(EventKind::Unload {
+            message: message(payload),
+        });
+    }
+    None
+}
+
+/// `Key:value` inside Go's `%+v` of a struct (`{Operation:commit Parallel:1 …}`).
+fn struct_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let needle = format!("{key}:");
+    let mut from = 0;
+    while let Some(found) = text[from..].find(&needle) {
+        let start = from + found;
+        from = start + needle.len();
+        let boundary = start == 0 || matches!(text.as_bytes()[start - 1], b' ' | b'{');
+        if !boundary {
+            continue;
+        }
+        let rest = &text[from..];
+        let end = rest.find([' ', '}']).unwrap_or(rest.len());
+        return Some(&rest[..end]);
+    }
+    None
+}
+
+fn runner_command(payload: &str) -> EventKind {
+    let command = field(payload, "cmd").unwrap_or_default();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let llama_server = payload.contains("starting llama-server");
+    let value_of = |names: &[&str]| {
+        words
+            .iter()
+            .position(|word| names.contains(word))
+            .and_then(|index| words.get(index + 1).copied())
+    };
+    let number = |names: &[&str]| value_of(names).and_then(|value| value.parse::<u64>().ok());
+    let flash_attention = if llama_server {
+        value_of(&["--flash-attn", "-fa"]).map(str::to_owned)
+    } else {
+        words.contains(&"--flash-attn").then(|| "on".to_owned())
+    };
+    EventKind::RunnerStarting {
+        context_tokens: number(&["--ctx-size", "-c"]),
+        parallel: number(&["--parallel", "-np"]),
+        batch_tokens: number(&["--batch-size", "-b"]),
+        ubatch_tokens: number(&["--ubatch-size", "-ub"]),
+        gpu_layers: value_of(&["--n-gpu-layers", "-ngl"]).and_then(|value| value.parse().ok()),
+        flash_attention,
+        kv_cache_type: value_of(&["--kv-cache-type", "--cache-type-k", "-ctk"]).map(str::to_owned),
+        llama_server,
+    }
+}
+
+fn kv_summary(rest: &str) -> EventKind {
+    let bytes = parse_human_bytes(rest.split([',', '(']).next().unwrap_or_default()).unwrap_or(0);
+    let cells = rest
+        .find('(')
+        .and_then(|open| rest[open + 1..].split_whitespace().next())
+        .and_then(|number| number.parse().ok());
+    let type_after = |marker: &str| {
+        let start = rest.find(marker)? + marker.len();
+        let end = rest[start..].find(')')?;
+        Some(rest[start..start + end].to_owned())
+    };
+    EventKind::KvCacheSummary {
+        bytes,
+        cells,
+        key_type: type_after("K ("),
+        value_type: type_after("V ("),
+    }
+}
+
+/// llama.cpp `func: key = value` context lines.
+fn context_parameter(payload: &str) -> Option<EventKind> {
+    let index = payload
+        .find(": n_")
+        .or_else(|| payload.find(": flash_attn"))?;
+    let rest = &payload[index + 2..];
+    let (key, value) = rest.split_once('=')?;
+    let key = key.trim();
+    let value = value.trim();
+    if key == "flash_attn" {
+        return Some(EventKind::FlashAttention {
+            value: value.to_owned(),
+        });
+    }
+    if !matches!(
+        key,
+        "n_ctx" | "n_ctx_seq" | "n_ctx_per_seq" | "n_batch" | "n_ubatch" | "n_seq_max"
+    ) {
+        return None;
+    }
+    Some(EventKind::ContextParameter {
+        key: key.to_owned(),
+        value: value.parse().ok()?,
+    })
+}
