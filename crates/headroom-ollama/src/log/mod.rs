@@ -300,6 +300,7 @@ pub(crate) const NEEDLES: &[&str] = &[
     "msg=load ",
     "new model will fit",
     "msg=offload ",
+    "msg=\"offload to ",
     "layers to GPU",
     "msg=\"model weights\"",
     "msg=\"kv cache\"",

@@ -268,10 +268,14 @@ fn classify(payload: &str) -> Option<EventKind> {
             required_bytes: field(payload, "required").and_then(|text| parse_human_bytes(&text)),
         });
     }
-    if payload.contains("msg=offload ") {
+    if payload.contains("msg=offload ") || payload.contains("msg=\"offload to ") {
         let bytes = |key: &str| field(payload, key).and_then(|text| parse_human_bytes(&text));
         return Some(EventKind::OffloadPlan {
-            library: field(payload, "library").map(|text| text.into_owned()),
+            library: field(payload, "library")
+                .or_else(|| {
+                    field(payload, "msg").filter(|message| message.starts_with("offload to "))
+                })
+                .map(|text| text.trim_start_matches("offload to ").to_owned()),
             layers_model: field_u64(payload, "layers.model"),
             layers_offload: field_u64(payload, "layers.offload"),
             required_full_bytes: bytes("memory.required.full"),
@@ -307,13 +311,21 @@ fn classify(payload: &str) -> Option<EventKind> {
     }
     if let Some(index) = payload.find("buffer size =") {
         let before: Vec<&str> = payload[..index].split_whitespace().collect();
-        let memory = match before.last().copied() {
-            Some("KV") => MemoryKind::KvCache,
-            Some("compute") => MemoryKind::Compute,
-            Some("model") => MemoryKind::Weights,
+        let (memory, device_at) = match before.last().copied() {
+            Some("KV") => (MemoryKind::KvCache, 2),
+            Some("compute") => (MemoryKind::Compute, 2),
+            Some("model") => (MemoryKind::Weights, 2),
+            // 2024 builds: `llm_load_tensors:      CUDA0 buffer size = …` (weights).
+            Some(_) if payload.trim_start().starts_with("llm_load_tensors:") => {
+                (MemoryKind::Weights, 1)
+            }
             _ => return None,
         };
-        let device = before.len().checked_sub(2).map(|at| before[at].to_owned());
+        let device = before
+            .len()
+            .checked_sub(device_at)
+            .filter(|at| *at > 0)
+            .map(|at| before[at].to_owned());
         return Some(EventKind::Memory {
             memory,
             device,

@@ -401,6 +401,8 @@ fn trim_go(value: &str) -> &str {
 struct Cursor {
     line: usize,
     column: usize,
+    /// The previous character was `\r`: a following `\n` ends the same line.
+    after_carriage_return: bool,
 }
 
 impl Cursor {
@@ -436,7 +438,11 @@ impl Modelfile {
         let mut commands = Vec::new();
         let mut state = State::Nil;
         let mut buffer = String::new();
-        let mut cursor = Cursor { line: 1, column: 0 };
+        let mut cursor = Cursor {
+            line: 1,
+            column: 0,
+            after_carriage_return: false,
+        };
         let mut line_start = 0usize;
         let mut pending = Pending {
             instruction: None,
@@ -863,8 +869,13 @@ fn trimmed_span(text: &str, start: usize, end: usize) -> Range<usize> {
 }
 
 fn advance_line(cursor: &mut Cursor, line_start: &mut usize, character: char, after: usize) {
+    // `\r\n` counts as one line break (Ollama counts two, which shifts its line numbers).
+    let crlf_tail = character == '\n' && cursor.after_carriage_return;
+    cursor.after_carriage_return = character == '\r';
     if is_newline(character) {
-        cursor.line += 1;
+        if !crlf_tail {
+            cursor.line += 1;
+        }
         cursor.column = 0;
         *line_start = after;
     }
