@@ -6,21 +6,20 @@ use std::borrow::Cow;
 /// (`"…"` with backslash escapes). The key must start the line or follow a space.
 pub fn field<'a>(line: &'a str, key: &str) -> Option<Cow<'a, str>> {
     let bytes = line.as_bytes();
-    let mut search_from = 0;
-    while let Some(found) = line.get(search_from..)?.find(key) {
-        let start = search_from + found;
-        let after_key = start + key.len();
-        search_from = after_key;
-        let boundary_ok = start == 0 || bytes[start - 1] == b' ';
-        if !boundary_ok || bytes.get(after_key) != Some(&b'=') {
+    let key_bytes = key.as_bytes();
+    // Walk the `=` signs (a handful per line) instead of building a substring searcher.
+    for equals in memchr::memchr_iter(b'=', bytes) {
+        let Some(start) = equals.checked_sub(key_bytes.len()) else {
+            continue;
+        };
+        if &bytes[start..equals] != key_bytes || (start > 0 && bytes[start - 1] != b' ') {
             continue;
         }
-        let value_start = after_key + 1;
-        let rest = &line[value_start..];
+        let rest = &line[equals + 1..];
         if let Some(quoted) = rest.strip_prefix('"') {
             return Some(unquote_go(quoted));
         }
-        let end = rest.find(' ').unwrap_or(rest.len());
+        let end = memchr::memchr(b' ', rest.as_bytes()).unwrap_or(rest.len());
         return Some(Cow::Borrowed(&rest[..end]));
     }
     None

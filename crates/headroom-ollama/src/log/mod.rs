@@ -24,6 +24,7 @@ use serde::Serialize;
 
 pub use fields::{field, parse_human_bytes};
 pub use parse::parse_line;
+use parse::{Group, group_of, parse_candidate};
 
 /// Longest line kept whole; longer lines are cut (a multi-GB line must not exhaust memory).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -348,6 +349,7 @@ fn matcher() -> io::Result<AhoCorasick> {
 pub struct LogEvents<R> {
     reader: R,
     matcher: AhoCorasick,
+    groups: Vec<Group>,
     buffer: Vec<u8>,
     pending: VecDeque<Event>,
     /// Line number of the first byte of `buffer`.
@@ -363,6 +365,7 @@ impl<R: BufRead> LogEvents<R> {
         Ok(Self {
             reader,
             matcher: matcher()?,
+            groups: NEEDLES.iter().map(|needle| group_of(needle)).collect(),
             buffer: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending: VecDeque::new(),
             line: 1,
@@ -432,8 +435,12 @@ impl<R: BufRead> LogEvents<R> {
             line += memchr::memchr_iter(b'\n', &region[counted_to..start]).count() as u64;
             counted_to = start;
             let text = &region[start..line_end.min(start + MAX_LINE_BYTES)];
-            let text = String::from_utf8_lossy(text);
-            if let Some((timestamp, kind)) = parse_line(&text) {
+            let text = match std::str::from_utf8(text) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(text),
+            };
+            let group = self.groups.get(found.pattern().as_usize()).copied();
+            if let Some((timestamp, kind)) = parse_candidate(&text, group) {
                 self.pending.push_back(Event {
                     line,
                     timestamp,

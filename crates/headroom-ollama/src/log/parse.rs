@@ -4,14 +4,102 @@ use super::fields::{field, field_u64, parse_human_bytes};
 use super::{EventKind, MemoryKind, TruncationLayout};
 use crate::duration::parse_go_duration_seconds;
 
+/// Substring test: candidates by `memchr` on the needle's first byte, then a compare. Lines
+/// are short, so this beats building a substring searcher per call.
+fn has(haystack: &str, needle: &str) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// Byte offset of a substring (see [`has`]).
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    let haystack = haystack.as_bytes();
+    let needle = needle.as_bytes();
+    let (&first, rest) = needle.split_first()?;
+    let last_start = haystack.len().checked_sub(needle.len())?;
+    memchr::memchr_iter(first, &haystack[..=last_start])
+        .find(|&start| &haystack[start + 1..start + needle.len()] == rest)
+}
+
 /// Longest message kept in an event.
 const MAX_MESSAGE_CHARS: usize = 300;
 
 /// Parses one line into its timestamp and event; `None` for lines that say nothing we track.
 pub fn parse_line(line: &str) -> Option<(Option<String>, EventKind)> {
+    parse_candidate(line, None)
+}
+
+/// Which part of the classifier a needle belongs to: when the scanner already knows the
+/// leftmost needle of a line, only that part runs (the leftmost needle decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Group {
+    Truncation,
+    TooLong,
+    Messages,
+    Reduced,
+    TooLarge,
+    DefaultContext,
+    Runner,
+    Load,
+    Fits,
+    Offload,
+    Layers,
+    Memory,
+    Buffer,
+    KvSummary,
+    Parameter,
+    Started,
+    Listening,
+    OutOfMemory,
+    Unload,
+    Gin,
+}
+
+/// The group of a needle of [`super::NEEDLES`].
+pub(crate) fn group_of(needle: &str) -> Group {
+    match needle {
+        "[GIN]" => Group::Gin,
+        "truncating input prompt" | "input truncated" => Group::Truncation,
+        "prompt is longer than the context length"
+        | "input length exceeds the context length"
+        | "exceeds the available context size"
+        | "is larger than the max context size" => Group::TooLong,
+        "truncating input messages" | "truncating native chat messages" => Group::Messages,
+        "reducing automatic context" => Group::Reduced,
+        "requested context size too large" => Group::TooLarge,
+        "vram-based default context" => Group::DefaultContext,
+        "starting llama server" | "starting llama-server" => Group::Runner,
+        "msg=load " => Group::Load,
+        "new model will fit" => Group::Fits,
+        "msg=offload " | "msg=\"offload to " => Group::Offload,
+        "layers to GPU" => Group::Layers,
+        "msg=\"model weights\""
+        | "msg=\"kv cache\""
+        | "msg=\"compute graph\""
+        | "msg=\"total memory\"" => Group::Memory,
+        "buffer size =" => Group::Buffer,
+        "KV self size" | "kv_cache: size =" | "kv_cache_unified: size =" => Group::KvSummary,
+        ": n_ctx" | ": n_batch" | ": n_ubatch" | ": n_seq_max" | ": flash_attn" => Group::Parameter,
+        "started in" => Group::Started,
+        "Listening on" => Group::Listening,
+        "unload completed" | "unloading" | "expiring to unload" | ", evicting"
+        | "evicting all other" => Group::Unload,
+        _ => Group::OutOfMemory,
+    }
+}
+
+/// Parses a line the scanner flagged; `group` (from the leftmost needle) narrows the work.
+pub(crate) fn parse_candidate(
+    line: &str,
+    group: Option<Group>,
+) -> Option<(Option<String>, EventKind)> {
     let line = line.trim_end_matches(['\r', '\n']);
     let (journal_time, payload) = strip_journal_prefix(line);
-    if let Some(index) = payload.find("[GIN]") {
+    let gin = if group.is_none_or(|group| group == Group::Gin) {
+        find(payload, "[GIN]")
+    } else {
+        None
+    };
+    if let Some(index) = gin {
         let (time, kind) = parse_gin(&payload[index..])?;
         return Some((time.or(journal_time), kind));
     }
@@ -23,7 +111,10 @@ pub fn parse_line(line: &str) -> Option<(Option<String>, EventKind)> {
         None
     }
     .or(journal_time);
-    let kind = classify(payload)?;
+    let kind = match group {
+        Some(group) => classify(payload, Some(group)).or_else(|| classify(payload, None)),
+        None => classify(payload, None),
+    }?;
     Some((timestamp, kind))
 }
 
@@ -38,7 +129,7 @@ fn strip_journal_prefix(line: &str) -> (Option<String>, &str) {
         return (None, line);
     }
     let window = &line[..line.len().min(200)];
-    let Some(close) = window.find("]: ") else {
+    let Some(close) = find(window, "]: ") else {
         return (None, line);
     };
     let Some(open) = window[..close].rfind('[') else {
@@ -167,8 +258,9 @@ const UNLOAD: &[&str] = &[
     "evicting all other",
 ];
 
-fn classify(payload: &str) -> Option<EventKind> {
-    if payload.contains("truncating input prompt") {
+fn classify(payload: &str, group: Option<Group>) -> Option<EventKind> {
+    let may = |wanted: Group| group.is_none_or(|group| group == wanted);
+    if may(Group::Truncation) && has(payload, "truncating input prompt") {
         let prompt_tokens = field_u64(payload, "prompt");
         let new_tokens = field_u64(payload, "new");
         let (layout, keep_tokens) = match field_u64(payload, "numKeep") {
@@ -186,7 +278,10 @@ fn classify(payload: &str) -> Option<EventKind> {
                 .map(|(prompt, new)| prompt.saturating_sub(new)),
         });
     }
-    if payload.starts_with('{') && payload.contains("\"msg\":\"input truncated\"") {
+    if may(Group::Truncation)
+        && payload.starts_with('{')
+        && has(payload, "\"msg\":\"input truncated\"")
+    {
         return Some(EventKind::PromptTruncated {
             layout: TruncationLayout::CppRunner,
             limit_tokens: json_number(payload, "n_ctx"),
@@ -196,14 +291,14 @@ fn classify(payload: &str) -> Option<EventKind> {
             dropped_tokens: json_number(payload, "n_erase"),
         });
     }
-    if payload.contains("exceeds the available context size") {
+    if may(Group::TooLong) && has(payload, "exceeds the available context size") {
         return Some(EventKind::PromptTooLong {
             prompt_tokens: tokens_after(payload, "request"),
             context_tokens: tokens_after(payload, "available context size"),
             message: "exceeds the available context size".to_owned(),
         });
     }
-    if payload.contains("is larger than the max context size") {
+    if may(Group::TooLong) && has(payload, "is larger than the max context size") {
         return Some(EventKind::PromptTooLong {
             prompt_tokens: tokens_after(payload, "input"),
             context_tokens: tokens_after(payload, "max context size"),
@@ -214,7 +309,7 @@ fn classify(payload: &str) -> Option<EventKind> {
         "the prompt is longer than the context length",
         "the input length exceeds the context length",
     ] {
-        if payload.contains(text) {
+        if may(Group::TooLong) && has(payload, text) {
             return Some(EventKind::PromptTooLong {
                 prompt_tokens: None,
                 context_tokens: None,
@@ -222,36 +317,39 @@ fn classify(payload: &str) -> Option<EventKind> {
             });
         }
     }
-    if payload.contains("truncating input messages")
-        || payload.contains("truncating native chat messages")
+    if may(Group::Messages)
+        && (has(payload, "truncating input messages")
+            || has(payload, "truncating native chat messages"))
     {
         return Some(EventKind::MessagesTruncated {
             kept_messages: field_u64(payload, "truncated"),
         });
     }
-    if payload.contains("reducing automatic context") {
+    if may(Group::Reduced) && has(payload, "reducing automatic context") {
         return Some(EventKind::ContextReduced {
             old_num_ctx: field_u64(payload, "old_num_ctx"),
             new_num_ctx: field_u64(payload, "new_num_ctx"),
         });
     }
-    if payload.contains("requested context size too large") {
+    if may(Group::TooLarge) && has(payload, "requested context size too large") {
         return Some(EventKind::ContextTooLargeForModel {
             num_ctx: field_u64(payload, "num_ctx"),
             trained_tokens: field_u64(payload, "n_ctx_train"),
         });
     }
-    if payload.contains("vram-based default context") {
+    if may(Group::DefaultContext) && has(payload, "vram-based default context") {
         return Some(EventKind::DefaultContext {
             total_vram_bytes: field(payload, "total_vram")
                 .and_then(|text| parse_human_bytes(&text)),
             default_num_ctx: field_u64(payload, "default_num_ctx"),
         });
     }
-    if payload.contains("starting llama server") || payload.contains("starting llama-server") {
+    if may(Group::Runner)
+        && (has(payload, "starting llama server") || has(payload, "starting llama-server"))
+    {
         return Some(runner_command(payload));
     }
-    if payload.contains("msg=load ") && payload.contains("request=") {
+    if may(Group::Load) && has(payload, "msg=load ") && has(payload, "request=") {
         let request = field(payload, "request").unwrap_or_default();
         return Some(EventKind::LoadRequest {
             operation: struct_field(&request, "Operation").map(str::to_owned),
@@ -262,13 +360,13 @@ fn classify(payload: &str) -> Option<EventKind> {
             kv_cache_type: struct_field(&request, "KvCacheType").map(str::to_owned),
         });
     }
-    if payload.contains("new model will fit") {
+    if may(Group::Fits) && has(payload, "new model will fit") {
         return Some(EventKind::ModelFits {
             parallel: field_u64(payload, "parallel"),
             required_bytes: field(payload, "required").and_then(|text| parse_human_bytes(&text)),
         });
     }
-    if payload.contains("msg=offload ") || payload.contains("msg=\"offload to ") {
+    if may(Group::Offload) && (has(payload, "msg=offload ") || has(payload, "msg=\"offload to ")) {
         let bytes = |key: &str| field(payload, key).and_then(|text| parse_human_bytes(&text));
         return Some(EventKind::OffloadPlan {
             library: field(payload, "library")
@@ -282,8 +380,9 @@ fn classify(payload: &str) -> Option<EventKind> {
             required_kv_bytes: bytes("memory.required.kv"),
         });
     }
-    if let Some(index) = payload.find("offloaded ")
-        && payload.contains("layers to GPU")
+    if may(Group::Layers)
+        && let Some(index) = find(payload, "offloaded ")
+        && has(payload, "layers to GPU")
     {
         let rest = &payload[index + "offloaded ".len()..];
         let counts = rest.split(' ').next()?;
@@ -299,7 +398,7 @@ fn classify(payload: &str) -> Option<EventKind> {
         ("msg=\"compute graph\"", MemoryKind::Compute),
         ("msg=\"total memory\"", MemoryKind::Total),
     ] {
-        if payload.contains(text) {
+        if may(Group::Memory) && has(payload, text) {
             return Some(EventKind::Memory {
                 memory,
                 device: field(payload, "device")
@@ -309,7 +408,9 @@ fn classify(payload: &str) -> Option<EventKind> {
             });
         }
     }
-    if let Some(index) = payload.find("buffer size =") {
+    if may(Group::Buffer)
+        && let Some(index) = find(payload, "buffer size =")
+    {
         let before: Vec<&str> = payload[..index].split_whitespace().collect();
         let (memory, device_at) = match before.last().copied() {
             Some("KV") => (MemoryKind::KvCache, 2),
@@ -332,34 +433,42 @@ fn classify(payload: &str) -> Option<EventKind> {
             bytes: parse_human_bytes(payload[index + "buffer size =".len()..].trim())?,
         });
     }
-    if let Some(index) = payload.find("KV self size") {
+    if may(Group::KvSummary)
+        && let Some(index) = find(payload, "KV self size")
+    {
         let rest = payload[index + "KV self size".len()..]
             .trim_start()
             .strip_prefix('=')?;
         return Some(kv_summary(rest));
     }
-    if let Some(index) = payload
-        .find("kv_cache: size =")
-        .or_else(|| payload.find("kv_cache_unified: size ="))
+    if may(Group::KvSummary)
+        && let Some(index) =
+            find(payload, "kv_cache: size =").or_else(|| find(payload, "kv_cache_unified: size ="))
     {
         let rest = &payload[index..];
         let rest = &rest[rest.find('=')? + 1..];
         return Some(kv_summary(rest));
     }
-    if let Some(kind) = context_parameter(payload) {
+    if may(Group::Parameter)
+        && let Some(kind) = context_parameter(payload)
+    {
         return Some(kind);
     }
-    if let Some(index) = payload.find("started in") {
+    if may(Group::Started)
+        && let Some(index) = find(payload, "started in")
+    {
         let rest = payload[index + "started in".len()..].trim_start();
         let seconds = rest
             .split(' ')
             .next()
             .and_then(|number| number.parse().ok());
-        if payload.contains("runner started") || payload.contains("llama-server started") {
+        if has(payload, "runner started") || has(payload, "llama-server started") {
             return Some(EventKind::RunnerStarted { seconds });
         }
     }
-    if let Some(index) = payload.find("Listening on ") {
+    if may(Group::Listening)
+        && let Some(index) = find(payload, "Listening on ")
+    {
         let rest = payload[index + "Listening on ".len()..].trim_end_matches('"');
         let (address, version) = match rest.split_once(" (version ") {
             Some((address, version)) => (address, Some(version.trim_end_matches(')').to_owned())),
@@ -370,12 +479,14 @@ fn classify(payload: &str) -> Option<EventKind> {
             version,
         });
     }
-    if OUT_OF_MEMORY.iter().any(|text| payload.contains(text)) {
+    if may(Group::OutOfMemory) && OUT_OF_MEMORY.iter().any(|text| has(payload, text)) {
         return Some(EventKind::OutOfMemory {
             message: message(payload),
         });
     }
-    if UNLOAD.iter().any(|text| payload.contains(text)) && !payload.contains("evicting cache slot")
+    if may(Group::Unload)
+        && UNLOAD.iter().any(|text| has(payload, text))
+        && !has(payload, "evicting cache slot")
     {
         return Some(EventKind::Unload {
             message: message(payload),
@@ -405,7 +516,7 @@ fn struct_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 fn runner_command(payload: &str) -> EventKind {
     let command = field(payload, "cmd").unwrap_or_default();
     let words: Vec<&str> = command.split_whitespace().collect();
-    let llama_server = payload.contains("starting llama-server");
+    let llama_server = has(payload, "starting llama-server");
     let value_of = |names: &[&str]| {
         words
             .iter()
@@ -451,9 +562,7 @@ fn kv_summary(rest: &str) -> EventKind {
 
 /// llama.cpp `func: key = value` context lines.
 fn context_parameter(payload: &str) -> Option<EventKind> {
-    let index = payload
-        .find(": n_")
-        .or_else(|| payload.find(": flash_attn"))?;
+    let index = find(payload, ": n_").or_else(|| find(payload, ": flash_attn"))?;
     let rest = &payload[index + 2..];
     let (key, value) = rest.split_once('=')?;
     let key = key.trim();
