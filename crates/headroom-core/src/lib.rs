@@ -1,1 +1,4 @@
 //! Model spec, memory and speed estimates, hardware catalog, doctor rules and fixes.
+
+pub mod catalog;
+pub mod hardware;
