@@ -4,11 +4,14 @@
 //! client and uses the serde types of [`api`]. Every rule that mirrors Ollama behaviour names
 //! the Ollama source file and version range it was read from.
 
+pub mod api;
 pub mod config;
 pub mod context;
 pub mod duration;
 pub mod log;
 pub mod modelfile;
+pub mod name;
+pub mod store;
 pub mod version;
 
 pub use config::{OllamaHost, ServerEnvironment};
@@ -16,4 +19,6 @@ pub use context::{
     ContextQuery, ContextReason, ContextRule, EffectiveContext, Endpoint, effective_context,
 };
 pub use modelfile::{Instruction, Modelfile, ModelfileError};
+pub use name::ModelName;
+pub use store::{ModelStore, StoreError};
 pub use version::{Version, VersionRange};
