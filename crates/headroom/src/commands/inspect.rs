@@ -216,8 +216,7 @@ fn build(path: &std::path::Path, file: &GgufFile) -> Report {
 
 /// Runs `headroom inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let file = GgufFile::open(&args.path)
-        .with_context(|| format!("cannot read the GGUF header of {}", args.path.display()))?;
+    let file = GgufFile::open(&args.path).context("cannot read the GGUF header")?;
     if args.metadata {
         return print_metadata(&file, args.json, args.full);
     }
