@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod gateway;
 mod inspect;
+pub mod memory;
 mod stats;
 
 /// Why your local LLM fails, in arithmetic.
@@ -20,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// The truth about a model, from its GGUF header.
     Inspect(inspect::InspectArgs),
+    /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
+    Memory(memory::MemoryArgs),
     /// Route requests local or cloud by size, privacy and predicted latency.
     Gateway(gateway::Args),
     /// Local/cloud split of a gateway decision log, and why.
@@ -30,6 +33,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Memory(args) => memory::run(args),
         Command::Gateway(args) => gateway::run(args),
         Command::Stats(args) => stats::run(args),
     }
