@@ -267,21 +267,28 @@ async fn sequential(direct: &str, gateway: &str, rounds: usize, per_round: usize
         timed(&client, direct).await;
         timed(&client, gateway).await;
     }
-    let (mut direct_medians, mut gateway_medians, mut overhead_medians) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut direct_medians, mut gateway_medians, mut overhead_medians) =
+        (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (mut direct_round, mut gateway_round) = (Vec::with_capacity(per_round), Vec::with_capacity(per_round));
+        let (mut direct_round, mut gateway_round) =
+            (Vec::with_capacity(per_round), Vec::with_capacity(per_round));
         for _ in 0..per_round {
             direct_round.push(timed(&client, direct).await);
             gateway_round.push(timed(&client, gateway).await);
         }
-        let (direct_median, gateway_median) = (median(&mut direct_round), median(&mut gateway_round));
+        let (direct_median, gateway_median) =
+            (median(&mut direct_round), median(&mut gateway_round));
         direct_medians.push(direct_median);
         gateway_medians.push(gateway_median);
         overhead_medians.push(gateway_median - direct_median);
     }
     let summary = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);
-        (percentile(values, 0.5), percentile(values, 0.25), percentile(values, 0.75))
+        (
+            percentile(values, 0.5),
+            percentile(values, 0.25),
+            percentile(values, 0.75),
+        )
     };
     let (direct_ms, _, _) = summary(&mut direct_medians);
     let (gateway_ms, _, _) = summary(&mut gateway_medians);

@@ -128,6 +128,7 @@ pub struct RawConfig {
     privacy: RawPrivacy,
     #[serde(default)]
     clients: Vec<RawClient>,
+    machine: Option<crate::memory_fit::MachineConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -182,6 +183,7 @@ struct RawLocalTarget {
     training_context_tokens: Option<u64>,
     max_num_ctx_tokens: Option<u64>,
     prefill_tokens_per_second: Option<f64>,
+    gguf: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -268,6 +270,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Clients known by token.
     pub clients: Vec<Client>,
+    /// The machine local backends run on (enables the memory fit check).
+    pub machine: Option<crate::memory_fit::MachineConfig>,
 }
 
 /// Listener and logging settings.
@@ -347,6 +351,8 @@ pub struct LocalTarget {
     pub max_num_ctx_tokens: Option<u64>,
     /// Prior prefill rate used until the backend's own timings are learned.
     pub prefill_tokens_per_second: Option<f64>,
+    /// The model's GGUF for the memory fit check (else looked up in the Ollama store by name).
+    pub gguf: Option<PathBuf>,
 }
 
 /// A cloud place a model runs.
@@ -661,6 +667,7 @@ impl Validator<'_> {
                         training_context_tokens: local.training_context_tokens,
                         max_num_ctx_tokens: local.max_num_ctx_tokens,
                         prefill_tokens_per_second: local.prefill_tokens_per_second,
+                        gguf: local.gguf.as_deref().map(|file| self.relative(file)),
                     })
                 }
                 None => None,
@@ -749,6 +756,7 @@ impl Validator<'_> {
                 private_project_paths: raw.privacy.private_project_paths,
             },
             clients,
+            machine: raw.machine,
         })
     }
 }

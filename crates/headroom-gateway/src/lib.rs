@@ -26,6 +26,7 @@ pub mod chat;
 pub mod config;
 pub mod decision;
 pub mod dialect;
+pub mod memory_fit;
 pub mod observe;
 pub mod privacy;
 pub mod run;

@@ -68,10 +68,15 @@ fn reload(gateway: &Gateway, options: &RunOptions, why: &str) {
                 );
             }
             match gateway.reload(config) {
-                Ok(()) => eprintln!(
-                    "headroom gateway: reloaded {} ({why})",
-                    options.config_path.display()
-                ),
+                Ok(()) => {
+                    eprintln!(
+                        "headroom gateway: reloaded {} ({why})",
+                        options.config_path.display()
+                    );
+                    for note in gateway.notes() {
+                        eprintln!("headroom gateway: warning: {note}");
+                    }
+                }
                 Err(error) => {
                     eprintln!("headroom gateway: reload failed, keeping the old config: {error}")
                 }
@@ -140,6 +145,9 @@ pub async fn run(options: RunOptions, seams: Seams) -> Result<(), RunError> {
             source,
         })?;
     eprintln!("headroom gateway: listening on http://{address} ({summary})");
+    for note in gateway.notes() {
+        eprintln!("headroom gateway: warning: {note}");
+    }
     tokio::spawn(gateway.clone().health_loop());
     tokio::spawn(watch(gateway.clone(), options));
     serve(gateway, listener, async {

@@ -90,6 +90,8 @@ pub struct Generation {
     /// Backends by name.
     pub backends: BTreeMap<String, Arc<BackendRuntime>>,
     capacity: Arc<dyn LocalCapacity>,
+    /// Warnings from building it (a memory fit that could not be computed).
+    pub notes: Vec<String>,
 }
 
 /// The running gateway: the current generation plus state that outlives reloads.
@@ -164,14 +166,20 @@ impl Gateway {
             .iter()
             .map(|(name, backend)| (name.clone(), Arc::new(BackendRuntime::new(backend))))
             .collect();
+        let mut notes = Vec::new();
         let capacity: Arc<dyn LocalCapacity> = match &seams.capacity {
             Some(capacity) => capacity.clone(),
-            None => Arc::new(ConfiguredCapacity::new(config.clone(), probes.clone())),
+            None => {
+                let configured = ConfiguredCapacity::new(config.clone(), probes.clone());
+                notes.clone_from(&configured.notes);
+                Arc::new(configured)
+            }
         };
         Generation {
             config,
             backends,
             capacity,
+            notes,
         }
     }
 
@@ -196,6 +204,11 @@ impl Gateway {
     /// The current config.
     pub fn config(&self) -> Arc<Config> {
         self.generation.load().config.clone()
+    }
+
+    /// Warnings about the current config generation, for the operator.
+    pub fn notes(&self) -> Vec<String> {
+        self.generation.load().notes.clone()
     }
 
     /// The metrics registry.

@@ -414,16 +414,71 @@ impl ProbeCache {
 
 /// The default [`LocalCapacity`]: probes for the loaded and training windows, the config's
 /// `max_num_ctx_tokens` for memory (until headroom-core's fit check is plugged in).
+///
+/// With a `[machine]` table, local Ollama targets without `max_num_ctx_tokens` get the largest
+/// window headroom-core's memory model fits on that machine, read from the model's GGUF.
 #[derive(Debug)]
 pub struct ConfiguredCapacity {
     config: Arc<Config>,
     probes: Arc<ProbeCache>,
+    memory: HashMap<(String, String), crate::memory_fit::MemoryFit>,
+    /// Why a memory fit could not be computed, per target (for the operator).
+    pub notes: Vec<String>,
 }
 
 impl ConfiguredCapacity {
-    /// Combines a config generation with the probe cache.
+    /// Combines a config generation with the probe cache; computes memory fits (reads GGUF headers).
     pub fn new(config: Arc<Config>, probes: Arc<ProbeCache>) -> Self {
-        Self { config, probes }
+        use crate::memory_fit::{GgufSource, default_ollama_store, memory_fit};
+        let mut memory = HashMap::new();
+        let mut notes = Vec::new();
+        let machine = config
+            .machine
+            .as_ref()
+            .and_then(|machine| machine.machine());
+        if let Some(machine) = machine {
+            for local in config
+                .models
+                .iter()
+                .filter_map(|model| model.local.as_ref())
+            {
+                let ollama = config
+                    .backends
+                    .get(&local.backend)
+                    .is_some_and(|backend| backend.kind.is_ollama());
+                if local.max_num_ctx_tokens.is_some() || !ollama {
+                    continue;
+                }
+                let source = match (&local.gguf, default_ollama_store()) {
+                    (Some(file), _) => GgufSource::File(file.clone()),
+                    (None, Some(root)) => GgufSource::OllamaStore {
+                        root,
+                        name: local.model.clone(),
+                    },
+                    (None, None) => {
+                        notes.push(format!(
+                            "{}: no gguf path and no Ollama store found",
+                            local.model
+                        ));
+                        continue;
+                    }
+                };
+                match memory_fit(&source, &machine) {
+                    Ok(fit) => {
+                        memory.insert((local.backend.clone(), local.model.clone()), fit);
+                    }
+                    Err(error) => {
+                        notes.push(format!("{}: memory fit unavailable: {error}", local.model))
+                    }
+                }
+            }
+        }
+        Self {
+            config,
+            probes,
+            memory,
+            notes,
+        }
     }
 }
 
@@ -441,7 +496,10 @@ impl LocalCapacity for ConfiguredCapacity {
             .backends
             .get(backend)
             .is_some_and(|backend| backend.kind.is_ollama());
-        let declared = target.and_then(|target| target.max_num_ctx_tokens);
+        let fit = self.memory.get(&(backend.to_string(), model.to_string()));
+        let declared = target
+            .and_then(|target| target.max_num_ctx_tokens)
+            .or_else(|| fit.and_then(|fit| fit.largest_context_tokens));
         LocalWindow {
             // A server whose window is fixed at launch (llama-server, vLLM) and could not be
             // probed: the operator's declared window is what it runs with.
@@ -452,6 +510,7 @@ impl LocalCapacity for ConfiguredCapacity {
             }),
             training_context_tokens: target
                 .and_then(|target| target.training_context_tokens)
+                .or(fit.map(|fit| fit.training_context_tokens))
                 .or(probed.training_context_tokens),
             memory_max_context_tokens: declared,
             adjustable,

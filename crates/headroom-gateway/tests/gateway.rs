@@ -607,3 +607,67 @@ max_num_ctx_tokens = 65536
     .await;
     assert_eq!(status, 200);
 }
+
+/// With a `[machine]` table and the model's GGUF, the largest window comes from headroom-core's
+/// memory model (here a 64 GiB Mac: the whole 4,096-token trained window of the tiny llama fits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_fit_from_the_gguf_decides_how_far_num_ctx_may_rise() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("tiny.gguf");
+    write_tiny_llama(&gguf);
+    let ollama = start_fake(Flavor::Ollama, "tiny", 512).await;
+    let text = format!(
+        r#"
+[machine]
+unified_memory_gib = 64
+[backends.mac]
+kind = "ollama"
+urls = ["{url}"]
+[[models]]
+name = "tiny"
+reserve_output_tokens = 16
+[models.local]
+backend = "mac"
+model = "tiny"
+gguf = {gguf:?}
+"#,
+        url = ollama.url()
+    );
+    let config = headroom_gateway::config::Config::parse(
+        &text,
+        std::path::Path::new("fit.toml"),
+        &std::collections::BTreeMap::new(),
+    )
+    .unwrap();
+    let machine = config.machine.unwrap().machine().unwrap();
+    let fit = headroom_gateway::memory_fit::memory_fit(
+        &headroom_gateway::memory_fit::GgufSource::File(gguf.clone()),
+        &machine,
+    )
+    .unwrap();
+    assert_eq!(fit.training_context_tokens, 4_096);
+    assert_eq!(fit.largest_context_tokens, Some(4_096));
+    let (gateway, _) = start_gateway(config, exact_seams()).await;
+
+    let body = |words: usize| json!({"model": "tiny", "messages": [{"role": "user", "content": prompt_of_words(words)}]});
+    let (status, headers, text) = call(
+        gateway,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(body(3_000)),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(header(&headers, "x-headroom-num-ctx"), "3072");
+    let (status, _, text) = call(
+        gateway,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(body(5_000)),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("(4,096 tokens)"), "{text}");
+}

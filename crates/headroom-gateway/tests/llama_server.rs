@@ -15,10 +15,7 @@ use common::*;
 use headroom_gateway::config::Config;
 use headroom_gateway::observe::stats;
 use headroom_gateway::server::Seams;
-use headroom_gguf::{GgmlType, GgufFile, GgufWriter, TensorData, Value};
 use serde_json::{Value as Json, json};
-
-const VOCAB: &str = "../../../shared/fixtures/gguf/ggml-vocab-llama-bpe.gguf";
 
 /// Per-slot window the server is started with (`-c 2048 -np 1`).
 const SERVER_CONTEXT_TOKENS: u64 = 2_048;
@@ -34,115 +31,6 @@ fn llama_cpp_bin() -> Option<PathBuf> {
     panic!(
         "HEADROOM_LLAMA_CPP_BIN is not set: point it at the llama.cpp bin directory that scripts/llama-cpp.sh prints, or set HEADROOM_SKIP_LLAMA_CPP=1 to skip this test"
     );
-}
-
-/// xorshift64*: seeded, so the model is the same on every run.
-struct Random(u64);
-
-impl Random {
-    fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-        (bits as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
-    }
-
-    fn tensor(&mut self, elements: u64) -> TensorData {
-        TensorData::Bytes(
-            (0..elements)
-                .flat_map(|_| self.next_f32().to_le_bytes())
-                .collect(),
-        )
-    }
-}
-
-fn ones(elements: u64) -> TensorData {
-    TensorData::Bytes((0..elements).flat_map(|_| 1.0f32.to_le_bytes()).collect())
-}
-
-/// A one-layer llama with a 64-wide embedding: tensor names and shapes as llama.cpp's
-/// `LLM_ARCH_LLAMA` loads them (src/llama-arch.cpp, src/llama-model.cpp); output tied to the embedding.
-fn write_tiny_llama(path: &Path) {
-    let vocab = GgufFile::open(Path::new(env!("CARGO_MANIFEST_DIR")).join(VOCAB)).unwrap();
-    let vocab_size = vocab.get_array("tokenizer.ggml.tokens").unwrap().len() as u64;
-    let (embedding, feed_forward, heads) = (64u64, 128u64, 4u32);
-    let mut writer = GgufWriter::new()
-        .metadata("general.architecture", Value::String("llama".into()))
-        .metadata("general.name", Value::String("headroom-tiny-llama".into()))
-        .metadata("general.file_type", Value::U32(0))
-        .metadata("llama.block_count", Value::U32(1))
-        .metadata("llama.context_length", Value::U32(4_096))
-        .metadata("llama.embedding_length", Value::U32(embedding as u32))
-        .metadata("llama.feed_forward_length", Value::U32(feed_forward as u32))
-        .metadata("llama.attention.head_count", Value::U32(heads))
-        .metadata("llama.attention.head_count_kv", Value::U32(heads))
-        .metadata(
-            "llama.rope.dimension_count",
-            Value::U32(embedding as u32 / heads),
-        )
-        .metadata("llama.rope.freq_base", Value::F32(10_000.0))
-        .metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
-        .metadata("llama.vocab_size", Value::U32(vocab_size as u32));
-    for (key, value) in &vocab.metadata {
-        if key.starts_with("tokenizer.") {
-            writer = writer.metadata(key.clone(), value.clone());
-        }
-    }
-    let mut random = Random(0x5EED_1234_ABCD_0001);
-    writer = writer
-        .tensor(
-            "token_embd.weight",
-            &[embedding, vocab_size],
-            GgmlType::F32,
-            random.tensor(embedding * vocab_size),
-        )
-        .tensor(
-            "output_norm.weight",
-            &[embedding],
-            GgmlType::F32,
-            ones(embedding),
-        )
-        .tensor(
-            "blk.0.attn_norm.weight",
-            &[embedding],
-            GgmlType::F32,
-            ones(embedding),
-        )
-        .tensor(
-            "blk.0.ffn_norm.weight",
-            &[embedding],
-            GgmlType::F32,
-            ones(embedding),
-        );
-    for name in ["attn_q", "attn_k", "attn_v", "attn_output"] {
-        writer = writer.tensor(
-            format!("blk.0.{name}.weight"),
-            &[embedding, embedding],
-            GgmlType::F32,
-            random.tensor(embedding * embedding),
-        );
-    }
-    writer = writer
-        .tensor(
-            "blk.0.ffn_gate.weight",
-            &[embedding, feed_forward],
-            GgmlType::F32,
-            random.tensor(embedding * feed_forward),
-        )
-        .tensor(
-            "blk.0.ffn_up.weight",
-            &[embedding, feed_forward],
-            GgmlType::F32,
-            random.tensor(embedding * feed_forward),
-        )
-        .tensor(
-            "blk.0.ffn_down.weight",
-            &[feed_forward, embedding],
-            GgmlType::F32,
-            random.tensor(embedding * feed_forward),
-        );
-    writer.write_to_path(path).unwrap();
 }
 
 /// Kills the server this test started when the test ends, however it ends.

@@ -474,3 +474,125 @@ pub fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> &'a str {
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
 }
+
+const VOCAB: &str = "../../../shared/fixtures/gguf/ggml-vocab-llama-bpe.gguf";
+
+use headroom_gguf::{GgmlType, GgufFile, GgufWriter, TensorData, Value as GgufValue};
+
+/// xorshift64*: seeded, so the model is the same on every run.
+struct Random(u64);
+
+impl Random {
+    fn next_f32(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+        (bits as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+    }
+
+    fn tensor(&mut self, elements: u64) -> TensorData {
+        TensorData::Bytes(
+            (0..elements)
+                .flat_map(|_| self.next_f32().to_le_bytes())
+                .collect(),
+        )
+    }
+}
+
+fn ones(elements: u64) -> TensorData {
+    TensorData::Bytes((0..elements).flat_map(|_| 1.0f32.to_le_bytes()).collect())
+}
+
+/// A one-layer llama with a 64-wide embedding: tensor names and shapes as llama.cpp's
+/// `LLM_ARCH_LLAMA` loads them (src/llama-arch.cpp, src/llama-model.cpp); output tied to the embedding.
+pub fn write_tiny_llama(path: &Path) {
+    let vocab = GgufFile::open(Path::new(env!("CARGO_MANIFEST_DIR")).join(VOCAB)).unwrap();
+    let vocab_size = vocab.get_array("tokenizer.ggml.tokens").unwrap().len() as u64;
+    let (embedding, feed_forward, heads) = (64u64, 128u64, 4u32);
+    let mut writer = GgufWriter::new()
+        .metadata("general.architecture", GgufValue::String("llama".into()))
+        .metadata(
+            "general.name",
+            GgufValue::String("headroom-tiny-llama".into()),
+        )
+        .metadata("general.file_type", GgufValue::U32(0))
+        .metadata("llama.block_count", GgufValue::U32(1))
+        .metadata("llama.context_length", GgufValue::U32(4_096))
+        .metadata("llama.embedding_length", GgufValue::U32(embedding as u32))
+        .metadata(
+            "llama.feed_forward_length",
+            GgufValue::U32(feed_forward as u32),
+        )
+        .metadata("llama.attention.head_count", GgufValue::U32(heads))
+        .metadata("llama.attention.head_count_kv", GgufValue::U32(heads))
+        .metadata(
+            "llama.rope.dimension_count",
+            GgufValue::U32(embedding as u32 / heads),
+        )
+        .metadata("llama.rope.freq_base", GgufValue::F32(10_000.0))
+        .metadata(
+            "llama.attention.layer_norm_rms_epsilon",
+            GgufValue::F32(1e-5),
+        )
+        .metadata("llama.vocab_size", GgufValue::U32(vocab_size as u32));
+    for (key, value) in &vocab.metadata {
+        if key.starts_with("tokenizer.") {
+            writer = writer.metadata(key.clone(), value.clone());
+        }
+    }
+    let mut random = Random(0x5EED_1234_ABCD_0001);
+    writer = writer
+        .tensor(
+            "token_embd.weight",
+            &[embedding, vocab_size],
+            GgmlType::F32,
+            random.tensor(embedding * vocab_size),
+        )
+        .tensor(
+            "output_norm.weight",
+            &[embedding],
+            GgmlType::F32,
+            ones(embedding),
+        )
+        .tensor(
+            "blk.0.attn_norm.weight",
+            &[embedding],
+            GgmlType::F32,
+            ones(embedding),
+        )
+        .tensor(
+            "blk.0.ffn_norm.weight",
+            &[embedding],
+            GgmlType::F32,
+            ones(embedding),
+        );
+    for name in ["attn_q", "attn_k", "attn_v", "attn_output"] {
+        writer = writer.tensor(
+            format!("blk.0.{name}.weight"),
+            &[embedding, embedding],
+            GgmlType::F32,
+            random.tensor(embedding * embedding),
+        );
+    }
+    writer = writer
+        .tensor(
+            "blk.0.ffn_gate.weight",
+            &[embedding, feed_forward],
+            GgmlType::F32,
+            random.tensor(embedding * feed_forward),
+        )
+        .tensor(
+            "blk.0.ffn_up.weight",
+            &[embedding, feed_forward],
+            GgmlType::F32,
+            random.tensor(embedding * feed_forward),
+        )
+        .tensor(
+            "blk.0.ffn_down.weight",
+            &[feed_forward, embedding],
+            GgmlType::F32,
+            random.tensor(embedding * feed_forward),
+        );
+    writer.write_to_path(path).unwrap();
+}
