@@ -119,7 +119,7 @@ pub fn classify(config: &PrivacyConfig, facts: &PrivacyFacts<'_>) -> PrivacyVerd
     {
         return PrivacyVerdict::public("project is under a public path");
     }
-    PrivacyVerdict::private("no rule marks it public (default)")
+    PrivacyVerdict::private("default: no rule marks it public")
 }
 
 #[cfg(test)]
