@@ -528,10 +528,26 @@ struct Finisher {
     record: DecisionRecord,
     learn: Option<(String, String)>,
     count: TokenCount,
+    finished: bool,
+}
+
+impl Drop for Finisher {
+    /// A response dropped before it finished (the client left while a non-streaming answer was
+    /// being gathered) is still logged and counted.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.complete("client-disconnected", Usage::default(), None);
+        }
+    }
 }
 
 impl Finisher {
     fn finish(mut self, outcome: &str, usage: Usage, error: Option<String>) {
+        self.complete(outcome, usage, error);
+    }
+
+    fn complete(&mut self, outcome: &str, usage: Usage, error: Option<String>) {
+        self.finished = true;
         self.record.outcome = outcome.to_string();
         self.record.backend_prompt_tokens = usage.prompt_tokens;
         self.record.completion_tokens = usage.completion_tokens;
@@ -548,7 +564,10 @@ impl Finisher {
             }
         }
         self.gateway.metrics.record(&self.record);
-        self.gateway.log.load().write(self.record);
+        self.gateway
+            .log
+            .load()
+            .write(std::mem::take(&mut self.record));
     }
 }
 
@@ -995,6 +1014,7 @@ async fn chat(
                             .local
                             .then(|| (backend_name.clone(), upstream_model.clone())),
                         count,
+                        finished: false,
                     };
                     return respond(
                         dialect,

@@ -671,3 +671,33 @@ gguf = {gguf:?}
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("(4,096 tokens)"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_leaving_a_non_streaming_request_cancels_the_backend() {
+    let story = Story::start(131_072).await;
+    story.ollama.set_behaviour(Behaviour::Endless);
+    let (gateway, _) = start_gateway(story.config(|text| text), exact_seams()).await;
+    let request = call(
+        gateway,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(openai_body(10, false)),
+    );
+    // The client gives up after 300 ms (dropping the request closes its connection).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), request)
+            .await
+            .is_err()
+    );
+    assert!(
+        eventually(|| story
+            .ollama
+            .state
+            .cancelled
+            .load(std::sync::atomic::Ordering::SeqCst))
+        .await
+    );
+    let log = story.log_lines(1).await;
+    assert!(log.contains("\"outcome\":\"client-disconnected\""), "{log}");
+}
