@@ -36,6 +36,23 @@ pub struct Message {
     pub role: String,
     /// The text content (parts joined).
     pub content: String,
+    /// Tool calls an assistant made, in OpenAI's shape (`[{id, type, function: {name, arguments}}]`,
+    /// `arguments` a JSON string).
+    pub tool_calls: Option<Value>,
+    /// For a `tool` message: the call it answers.
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    /// A plain text message.
+    pub fn text(role: &str, content: impl Into<String>) -> Self {
+        Self {
+            role: role.to_string(),
+            content: content.into(),
+            tool_calls: None,
+            tool_call_id: None,
+        }
+    }
 }
 
 /// A chat request in the gateway's own form.
@@ -70,7 +87,14 @@ impl ChatRequest {
         let messages: usize = self
             .messages
             .iter()
-            .map(|message| message.content.len() + message.role.len())
+            .map(|message| {
+                message.content.len()
+                    + message.role.len()
+                    + message
+                        .tool_calls
+                        .as_ref()
+                        .map_or(0, |calls| calls.to_string().len())
+            })
             .sum();
         let tools = self
             .tools
@@ -141,6 +165,8 @@ impl FinishReason {
 pub enum Event {
     /// More answer text.
     Text(String),
+    /// Complete tool calls, in OpenAI's shape (arguments as JSON strings).
+    ToolCalls(Vec<Value>),
     /// The answer is complete.
     Done {
         /// Why it stopped.

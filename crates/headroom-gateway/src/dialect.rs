@@ -100,15 +100,113 @@ fn messages(value: Option<&Value>, key: &str) -> Result<Vec<Message>, RequestErr
             .get("role")
             .and_then(Value::as_str)
             .ok_or_else(|| field_error(&format!("{key}[{index}].role"), "must be a string"))?;
-        let mut content = content_text(item.get("content"));
-        // Tool calls an assistant made are part of the context the model reads.
-        if let Some(calls) = item.get("tool_calls") {
-            content.push_str(&calls.to_string());
-        }
+        let content = content_text(item.get("content"));
+        let tool_calls = item
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .map(|calls| openai_tool_calls(calls));
+        let tool_call_id = item
+            .get("tool_call_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         out.push(Message {
             role: role.to_string(),
             content,
+            tool_calls,
+            tool_call_id,
         });
+    }
+    Ok(out)
+}
+
+/// Tool calls in OpenAI's shape from OpenAI's or Ollama's (Ollama's `arguments` is an object and
+/// it has no ids; ids are made up as `call_<index>`).
+pub fn openai_tool_calls(calls: &[Value]) -> Value {
+    Value::Array(
+        calls
+            .iter()
+            .enumerate()
+            .map(|(index, call)| {
+                let function = call.get("function").cloned().unwrap_or(Value::Null);
+                let arguments = match function.get("arguments") {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(other) => other.to_string(),
+                    None => "{}".to_string(),
+                };
+                json!({
+                    "id": call.get("id").and_then(Value::as_str).map_or_else(|| format!("call_{index}"), str::to_string),
+                    "type": "function",
+                    "function": {"name": function.get("name").cloned().unwrap_or(Value::Null), "arguments": arguments},
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Tool calls in Ollama's shape (arguments as an object).
+fn ollama_tool_calls(calls: &Value) -> Value {
+    Value::Array(
+        calls
+            .as_array()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .map(|call| {
+                        let arguments = call["function"]["arguments"]
+                            .as_str()
+                            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                            .unwrap_or_else(|| json!({}));
+                        json!({"function": {"name": call["function"]["name"], "arguments": arguments}})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// Anthropic content blocks of one message → canonical messages: `tool_result` blocks become
+/// `tool` messages (before the rest, as OpenAI expects them right after the calls), `tool_use`
+/// blocks become the assistant's tool calls.
+fn anthropic_messages(value: Option<&Value>) -> Result<Vec<Message>, RequestError> {
+    let list = value
+        .and_then(Value::as_array)
+        .ok_or_else(|| field_error("messages", "must be an array"))?;
+    let mut out = Vec::with_capacity(list.len());
+    for (index, item) in list.iter().enumerate() {
+        let role = item
+            .get("role")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_error(&format!("messages[{index}].role"), "must be a string"))?;
+        let Some(parts) = item.get("content").and_then(Value::as_array) else {
+            out.push(Message::text(role, content_text(item.get("content"))));
+            continue;
+        };
+        let mut text = Vec::new();
+        let mut calls = Vec::new();
+        for part in parts {
+            match part.get("type").and_then(Value::as_str) {
+                Some("tool_result") => out.push(Message {
+                    role: "tool".into(),
+                    content: content_text(part.get("content")),
+                    tool_calls: None,
+                    tool_call_id: part.get("tool_use_id").and_then(Value::as_str).map(str::to_string),
+                }),
+                Some("tool_use") => calls.push(json!({
+                    "id": part.get("id"), "type": "function",
+                    "function": {"name": part.get("name"), "arguments": part.get("input").map_or_else(|| "{}".to_string(), Value::to_string)},
+                })),
+                Some("text") => text.push(part.get("text").and_then(Value::as_str).unwrap_or_default().to_string()),
+                _ => {}
+            }
+        }
+        if !text.is_empty() || !calls.is_empty() {
+            out.push(Message {
+                role: role.to_string(),
+                content: text.join("\n"),
+                tool_calls: (!calls.is_empty()).then_some(Value::Array(calls)),
+                tool_call_id: None,
+            });
+        }
     }
     Ok(out)
 }
@@ -158,19 +256,14 @@ pub fn parse_request(dialect: Dialect, body: &[u8]) -> Result<ChatRequest, Reque
             } else {
                 let mut list = Vec::with_capacity(2);
                 if let Some(system) = map.get("system").and_then(Value::as_str) {
-                    list.push(Message {
-                        role: "system".into(),
-                        content: system.to_string(),
-                    });
+                    list.push(Message::text("system", system));
                 }
-                list.push(Message {
-                    role: "user".into(),
-                    content: map
-                        .get("prompt")
+                list.push(Message::text(
+                    "user",
+                    map.get("prompt")
                         .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                });
+                        .unwrap_or_default(),
+                ));
                 list
             };
             Ok(ChatRequest {
@@ -190,12 +283,9 @@ pub fn parse_request(dialect: Dialect, body: &[u8]) -> Result<ChatRequest, Reque
         Dialect::Anthropic => {
             let mut list = Vec::new();
             if let Some(system) = map.get("system") {
-                list.push(Message {
-                    role: "system".into(),
-                    content: content_text(Some(system)),
-                });
+                list.push(Message::text("system", content_text(Some(system))));
             }
-            list.extend(messages(map.get("messages"), "messages")?);
+            list.extend(anthropic_messages(map.get("messages"))?);
             let tools = map.get("tools").and_then(Value::as_array).map(|tools| {
                 // Anthropic `{name, description, input_schema}` → OpenAI function tools.
                 Value::Array(
@@ -227,12 +317,27 @@ pub fn parse_request(dialect: Dialect, body: &[u8]) -> Result<ChatRequest, Reque
     }
 }
 
-fn messages_json(request: &ChatRequest) -> Value {
+fn messages_json(kind: BackendKind, request: &ChatRequest) -> Value {
     Value::Array(
         request
             .messages
             .iter()
-            .map(|message| json!({"role": message.role, "content": message.content}))
+            .map(|message| {
+                let mut object = json!({"role": message.role, "content": message.content});
+                if let Some(calls) = &message.tool_calls {
+                    object["tool_calls"] = if kind.is_ollama() {
+                        ollama_tool_calls(calls)
+                    } else {
+                        calls.clone()
+                    };
+                }
+                if let Some(id) = &message.tool_call_id
+                    && !kind.is_ollama()
+                {
+                    object["tool_call_id"] = json!(id);
+                }
+                object
+            })
             .collect(),
     )
 }
@@ -247,7 +352,7 @@ pub fn backend_body(
 ) -> Bytes {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
-    body.insert("messages".into(), messages_json(request));
+    body.insert("messages".into(), messages_json(kind, request));
     body.insert("stream".into(), json!(true));
     if let Some(tools) = &request.tools {
         body.insert("tools".into(), tools.clone());
@@ -314,6 +419,8 @@ pub struct StreamDecoder {
     finish: Option<FinishReason>,
     usage: Usage,
     done: bool,
+    /// OpenAI streams send tool calls in fragments; they are assembled here by index.
+    calls: Vec<Value>,
 }
 
 /// A line longer than this is not a plausible chunk; the stream is treated as broken.
@@ -328,6 +435,7 @@ impl StreamDecoder {
             finish: None,
             usage: Usage::default(),
             done: false,
+            calls: Vec::new(),
         }
     }
 
@@ -371,6 +479,7 @@ impl StreamDecoder {
             // OpenAI streams may end with finish_reason and no [DONE]; that is complete.
             if let Some(finish) = self.finish.take() {
                 self.done = true;
+                self.flush_calls(events);
                 events.push(Event::Done {
                     finish,
                     usage: self.usage,
@@ -401,6 +510,7 @@ impl StreamDecoder {
             let data = data.strip_prefix(b" ").unwrap_or(data);
             if data == b"[DONE]" {
                 self.done = true;
+                self.flush_calls(events);
                 events.push(Event::Done {
                     finish: self.finish.unwrap_or(FinishReason::Stop),
                     usage: self.usage,
@@ -408,6 +518,42 @@ impl StreamDecoder {
                 return;
             }
             self.openai_chunk(data, events);
+        }
+    }
+
+    fn flush_calls(&mut self, events: &mut Vec<Event>) {
+        if !self.calls.is_empty() {
+            events.push(Event::ToolCalls(std::mem::take(&mut self.calls)));
+        }
+    }
+
+    /// Adds one streamed fragment (`{index, id?, function: {name?, arguments?}}`).
+    fn add_call_fragment(&mut self, fragment: &Value) {
+        let index = fragment
+            .get("index")
+            .and_then(Value::as_u64)
+            .map_or(self.calls.len(), |index| index as usize);
+        // Indexes come from the backend: never grow the list by more than one per fragment.
+        let index = index.min(self.calls.len());
+        if index == self.calls.len() {
+            self.calls
+                .push(json!({"id": format!("call_{index}"), "type": "function",
+                "function": {"name": "", "arguments": ""}}));
+        }
+        let call = &mut self.calls[index];
+        if let Some(id) = fragment.get("id").and_then(Value::as_str) {
+            call["id"] = json!(id);
+        }
+        if let Some(function) = fragment.get("function") {
+            for key in ["name", "arguments"] {
+                if let Some(piece) = function.get(key).and_then(Value::as_str) {
+                    let joined = format!(
+                        "{}{piece}",
+                        call["function"][key].as_str().unwrap_or_default()
+                    );
+                    call["function"][key] = json!(joined);
+                }
+            }
         }
     }
 
@@ -432,6 +578,15 @@ impl StreamDecoder {
             .or_else(|| value.get("response"))
             .and_then(Value::as_str)
             .unwrap_or_default();
+        if let Some(calls) = value
+            .get("message")
+            .and_then(|message| message.get("tool_calls"))
+            .and_then(Value::as_array)
+            .filter(|calls| !calls.is_empty())
+            && let Value::Array(calls) = openai_tool_calls(calls)
+        {
+            events.push(Event::ToolCalls(calls));
+        }
         if !text.is_empty() {
             events.push(Event::Text(text.to_string()));
         }
@@ -485,8 +640,19 @@ impl StreamDecoder {
             {
                 events.push(Event::Text(text.to_string()));
             }
+            if let Some(fragments) = choice
+                .get("delta")
+                .and_then(|delta| delta.get("tool_calls"))
+                .and_then(Value::as_array)
+            {
+                for fragment in fragments {
+                    self.add_call_fragment(fragment);
+                }
+            }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
                 self.finish = Some(FinishReason::parse(reason));
+                // The calls are complete once the choice finishes.
+                self.flush_calls(events);
             }
         }
         if let Some(usage) = value.get("usage").filter(|usage| !usage.is_null()) {
@@ -515,6 +681,10 @@ pub struct StreamEncoder {
     include_usage: bool,
     started: bool,
     prompt_tokens_hint: u64,
+    /// Anthropic: the open text block's index, and the next block index.
+    text_block: Option<usize>,
+    next_block: usize,
+    saw_tool_calls: bool,
 }
 
 fn now_seconds() -> u64 {
@@ -568,6 +738,9 @@ impl StreamEncoder {
             include_usage,
             started: false,
             prompt_tokens_hint,
+            text_block: None,
+            next_block: 0,
+            saw_tool_calls: false,
         }
     }
 
@@ -617,16 +790,87 @@ impl StreamEncoder {
                     "content": [], "stop_reason": null, "stop_sequence": null,
                     "usage": {"input_tokens": self.prompt_tokens_hint, "output_tokens": 0}}});
                 Self::sse(out, Some("message_start"), &start);
-                let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
-                Self::sse(out, Some("content_block_start"), &block);
+                self.open_text_block(out);
             }
             Dialect::OllamaChat | Dialect::OllamaGenerate => {}
         }
     }
 
+    fn open_text_block(&mut self, out: &mut Vec<u8>) -> usize {
+        if let Some(index) = self.text_block {
+            return index;
+        }
+        let index = self.next_block;
+        self.next_block += 1;
+        self.text_block = Some(index);
+        let block = json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}});
+        Self::sse(out, Some("content_block_start"), &block);
+        index
+    }
+
+    fn close_text_block(&mut self, out: &mut Vec<u8>) {
+        if let Some(index) = self.text_block.take() {
+            Self::sse(
+                out,
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": index}),
+            );
+        }
+    }
+
+    fn tool_calls(&mut self, calls: &[Value], out: &mut Vec<u8>) {
+        self.saw_tool_calls = true;
+        match self.dialect {
+            Dialect::OpenAi => {
+                let fragments: Vec<Value> = calls
+                    .iter()
+                    .enumerate()
+                    .map(|(index, call)| {
+                        json!({"index": index, "id": call["id"], "type": "function", "function": call["function"]})
+                    })
+                    .collect();
+                let chunk = self.openai_chunk(json!({"tool_calls": fragments}), None);
+                Self::sse(out, None, &chunk);
+            }
+            Dialect::OllamaChat => self.ndjson(
+                out,
+                json!({"role": "assistant", "content": "", "tool_calls": ollama_tool_calls(&Value::Array(calls.to_vec()))}),
+                false,
+                None,
+            ),
+            // `/api/generate` has no tool calls.
+            Dialect::OllamaGenerate => {}
+            Dialect::Anthropic => {
+                self.close_text_block(out);
+                for call in calls {
+                    let index = self.next_block;
+                    self.next_block += 1;
+                    Self::sse(
+                        out,
+                        Some("content_block_start"),
+                        &json!({"type": "content_block_start", "index": index, "content_block": {
+                            "type": "tool_use", "id": call["id"], "name": call["function"]["name"], "input": {}}}),
+                    );
+                    Self::sse(
+                        out,
+                        Some("content_block_delta"),
+                        &json!({"type": "content_block_delta", "index": index, "delta": {
+                            "type": "input_json_delta", "partial_json": call["function"]["arguments"]}}),
+                    );
+                    Self::sse(out, Some("content_block_stop"), &json!({"type": "content_block_stop", "index": index}));
+                }
+            }
+        }
+    }
+
     /// Appends the encoding of one event.
     pub fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
+        let finish_override = self.saw_tool_calls.then_some(FinishReason::ToolCalls);
         match event {
+            Event::ToolCalls(calls) => {
+                self.start(out);
+                self.tool_calls(calls, out);
+            }
             Event::Text(text) => {
                 self.start(out);
                 match self.dialect {
@@ -641,15 +885,19 @@ impl StreamEncoder {
                         let chunk = self.openai_chunk(json!({"content": text}), None);
                         Self::sse(out, None, &chunk);
                     }
-                    Dialect::Anthropic => Self::sse(
-                        out,
-                        Some("content_block_delta"),
-                        &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
-                    ),
+                    Dialect::Anthropic => {
+                        let index = self.open_text_block(out);
+                        Self::sse(
+                            out,
+                            Some("content_block_delta"),
+                            &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}),
+                        );
+                    }
                 }
             }
             Event::Done { finish, usage } => {
                 self.start(out);
+                let finish = &finish_override.unwrap_or(*finish);
                 match self.dialect {
                     Dialect::OllamaChat => {
                         self.ndjson(
@@ -674,11 +922,7 @@ impl StreamEncoder {
                         out.extend_from_slice(b"data: [DONE]\n\n");
                     }
                     Dialect::Anthropic => {
-                        Self::sse(
-                            out,
-                            Some("content_block_stop"),
-                            &json!({"type": "content_block_stop", "index": 0}),
-                        );
+                        self.close_text_block(out);
                         Self::sse(
                             out,
                             Some("message_delta"),
@@ -768,13 +1012,23 @@ pub fn complete_body(
     model: &str,
     request_id: &str,
     text: &str,
+    tool_calls: &[Value],
     finish: FinishReason,
     usage: &Usage,
 ) -> Value {
+    let finish = if tool_calls.is_empty() {
+        finish
+    } else {
+        FinishReason::ToolCalls
+    };
+    let calls = Value::Array(tool_calls.to_vec());
     match dialect {
         Dialect::OllamaChat => {
-            let mut object = json!({"model": model, "created_at": rfc3339_now(),
-                "message": {"role": "assistant", "content": text}, "done": true});
+            let mut message = json!({"role": "assistant", "content": text});
+            if !tool_calls.is_empty() {
+                message["tool_calls"] = ollama_tool_calls(&calls);
+            }
+            let mut object = json!({"model": model, "created_at": rfc3339_now(), "message": message, "done": true});
             ollama_metrics(&mut object, finish, usage);
             object
         }
@@ -783,16 +1037,35 @@ pub fn complete_body(
             ollama_metrics(&mut object, finish, usage);
             object
         }
-        Dialect::OpenAi => json!({
-            "id": request_id, "object": "chat.completion", "created": now_seconds(), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish.openai()}],
-            "usage": openai_usage(usage),
-        }),
-        Dialect::Anthropic => json!({
-            "id": request_id, "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}], "stop_reason": finish.anthropic(), "stop_sequence": null,
-            "usage": {"input_tokens": usage.prompt_tokens.unwrap_or(0), "output_tokens": usage.completion_tokens.unwrap_or(0)},
-        }),
+        Dialect::OpenAi => {
+            let mut message = json!({"role": "assistant", "content": text});
+            if !tool_calls.is_empty() {
+                message["tool_calls"] = calls;
+            }
+            json!({
+                "id": request_id, "object": "chat.completion", "created": now_seconds(), "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish.openai()}],
+                "usage": openai_usage(usage),
+            })
+        }
+        Dialect::Anthropic => {
+            let mut content = Vec::with_capacity(1 + tool_calls.len());
+            if !text.is_empty() || tool_calls.is_empty() {
+                content.push(json!({"type": "text", "text": text}));
+            }
+            for call in tool_calls {
+                let input = call["function"]["arguments"]
+                    .as_str()
+                    .and_then(|arguments| serde_json::from_str::<Value>(arguments).ok())
+                    .unwrap_or_else(|| json!({}));
+                content.push(json!({"type": "tool_use", "id": call["id"], "name": call["function"]["name"], "input": input}));
+            }
+            json!({
+                "id": request_id, "type": "message", "role": "assistant", "model": model,
+                "content": content, "stop_reason": finish.anthropic(), "stop_sequence": null,
+                "usage": {"input_tokens": usage.prompt_tokens.unwrap_or(0), "output_tokens": usage.completion_tokens.unwrap_or(0)},
+            })
+        }
     }
 }
 
@@ -1032,6 +1305,101 @@ mod tests {
                 "message_stop"
             ]
         );
+    }
+
+    #[test]
+    fn ollama_tool_calls_become_openai_calls_with_string_arguments() {
+        let mut decoder = StreamDecoder::new(BackendKind::Ollama);
+        let mut events = Vec::new();
+        decoder.feed(
+            b"{\"message\":{\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"read\",\"arguments\":{\"path\":\"a.rs\"}}}]},\"done\":false}\n",
+            &mut events,
+        );
+        let Event::ToolCalls(calls) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(calls[0]["id"], "call_0");
+        assert_eq!(calls[0]["function"]["arguments"], "{\"path\":\"a.rs\"}");
+    }
+
+    #[test]
+    fn openai_tool_call_fragments_are_assembled_before_done() {
+        let mut decoder = StreamDecoder::new(BackendKind::Openai);
+        let mut events = Vec::new();
+        decoder.feed(
+            concat!(
+                "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"read\",\"arguments\":\"{\\\"pa\"}}]}}]}\n\n",
+                "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"th\\\":1}\"}}]}}]}\n\n",
+                "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n",
+            )
+            .as_bytes(),
+            &mut events,
+        );
+        let Event::ToolCalls(calls) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(calls[0]["id"], "c1");
+        assert_eq!(calls[0]["function"]["arguments"], "{\"path\":1}");
+        assert!(matches!(
+            events[1],
+            Event::Done {
+                finish: FinishReason::ToolCalls,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn anthropic_stream_turns_tool_calls_into_tool_use_blocks() {
+        let mut encoder = StreamEncoder::new(Dialect::Anthropic, "m", "msg_1", false, 0);
+        let mut out = Vec::new();
+        encoder.encode(&Event::Text("Reading.".into()), &mut out);
+        let call = json!({"id": "c1", "type": "function", "function": {"name": "read", "arguments": "{\"path\":1}"}});
+        encoder.encode(&Event::ToolCalls(vec![call]), &mut out);
+        encoder.encode(
+            &Event::Done {
+                finish: FinishReason::Stop,
+                usage: Usage::default(),
+            },
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\"type\":\"tool_use\"") && text.contains("\"index\":1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"partial_json\":\"{\\\"path\\\":1}\""),
+            "{text}"
+        );
+        assert!(text.contains("\"stop_reason\":\"tool_use\""), "{text}");
+        assert_eq!(text.matches("content_block_stop").count(), 4, "{text}");
+    }
+
+    #[test]
+    fn anthropic_tool_results_become_tool_messages_and_reach_ollama_as_objects() {
+        let body = br#"{"model":"m","max_tokens":10,"messages":[
+            {"role":"user","content":"read a.rs"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"read","input":{"path":"a.rs"}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"fn main() {}"}]}]}"#;
+        let request = parse_request(Dialect::Anthropic, body).unwrap();
+        assert_eq!(
+            request.messages[1].tool_calls.as_ref().unwrap()[0]["function"]["arguments"],
+            "{\"path\":\"a.rs\"}"
+        );
+        assert_eq!(request.messages[2].role, "tool");
+        assert_eq!(request.messages[2].tool_call_id.as_deref(), Some("t1"));
+        let ollama: Value =
+            serde_json::from_slice(&backend_body(BackendKind::Ollama, "q", &request, None))
+                .unwrap();
+        assert_eq!(
+            ollama["messages"][1]["tool_calls"][0]["function"]["arguments"]["path"],
+            "a.rs"
+        );
+        let openai: Value =
+            serde_json::from_slice(&backend_body(BackendKind::Openai, "q", &request, None))
+                .unwrap();
+        assert_eq!(openai["messages"][2]["tool_call_id"], "t1");
     }
 
     #[test]

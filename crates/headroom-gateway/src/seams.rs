@@ -173,10 +173,7 @@ mod tests {
     fn request(text: &str) -> ChatRequest {
         ChatRequest {
             model: "m".into(),
-            messages: vec![Message {
-                role: "user".into(),
-                content: text.into(),
-            }],
+            messages: vec![Message::text("user", text)],
             stream: false,
             max_output_tokens: None,
             temperature: None,

@@ -599,7 +599,7 @@ impl StreamBody {
                     self.outcome = Some(("completed", None));
                 }
                 Event::Error(message) => self.outcome = Some(("upstream-error", Some(message))),
-                Event::Text(_) => {}
+                Event::Text(_) | Event::ToolCalls(_) => {}
             }
         }
         if self.outcome.is_some() {
@@ -845,7 +845,13 @@ async fn chat(
     };
     let model = &config.models[model_index];
 
-    let secret = request.texts().find_map(find_secret);
+    let secret = request.texts().find_map(find_secret).or_else(|| {
+        request
+            .messages
+            .iter()
+            .filter_map(|message| message.tool_calls.as_ref())
+            .find_map(|calls| find_secret(&calls.to_string()))
+    });
     let facts = PrivacyFacts {
         client: client.as_ref().map(|(name, mark)| (name.as_str(), *mark)),
         header: header(&parts.headers, PRIVACY_HEADER),
@@ -1099,12 +1105,14 @@ async fn respond(
     let mut decoder = started.decoder;
     let mut events = started.first_events;
     let mut text = String::new();
+    let mut tool_calls = Vec::new();
     let mut ending: Option<(FinishReason, Usage)> = None;
     let mut failure: Option<String> = None;
     loop {
         for event in events.drain(..) {
             match event {
                 Event::Text(piece) => text.push_str(&piece),
+                Event::ToolCalls(calls) => tool_calls.extend(calls),
                 Event::Done { finish, usage } => ending = Some((finish, usage)),
                 Event::Error(message) => failure = Some(message),
             }
@@ -1135,7 +1143,15 @@ async fn respond(
             finisher.finish("completed", usage, None);
             let mut response = json_response(
                 200,
-                &complete_body(dialect, &request.model, request_id, &text, finish, &usage),
+                &complete_body(
+                    dialect,
+                    &request.model,
+                    request_id,
+                    &text,
+                    &tool_calls,
+                    finish,
+                    &usage,
+                ),
             );
             decision_headers(&mut response, record);
             if truncated {
