@@ -701,3 +701,42 @@ async fn client_leaving_a_non_streaming_request_cancels_the_backend() {
     let log = story.log_lines(1).await;
     assert!(log.contains("\"outcome\":\"client-disconnected\""), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_cross_dialects() {
+    let story = Story::start(131_072).await;
+    story.ollama.set_behaviour(Behaviour::ToolCall);
+    story.mistral.set_behaviour(Behaviour::ToolCall);
+    let (gateway, _) = start_gateway(story.config(|text| text), exact_seams()).await;
+
+    // OpenAI client, Ollama backend, not streaming.
+    let (status, _, body) = call(
+        gateway,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(openai_body(10, false)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
+    let call_made = &answer["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call_made["function"]["name"], "read");
+    assert_eq!(call_made["function"]["arguments"], "{\"path\":\"a.rs\"}");
+
+    // Anthropic client, cloud backend streaming fragments.
+    let body = json!({"model": "qwen3-coder:public", "max_tokens": 100, "stream": true,
+        "messages": [{"role": "user", "content": prompt_of_words(200_000)}]});
+    let (status, _, text) = call(gateway, "POST", "/v1/messages", &[], Some(body)).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("\"type\":\"tool_use\"") && text.contains("\"id\":\"call_abc\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"partial_json\":\"{\\\"path\\\":\\\"a.rs\\\"}\""),
+        "{text}"
+    );
+    assert!(text.contains("\"stop_reason\":\"tool_use\""), "{text}");
+}

@@ -48,6 +48,9 @@ pub enum Behaviour {
     Status(u16),
     /// Reports a `prompt_eval_count` of num_ctx / 2 + 2 (Ollama's silent truncation, ollama#17427).
     SilentTruncation,
+    /// Answers with a tool call (`read` with `{"path":"a.rs"}`): whole on Ollama, in two
+    /// argument fragments on OpenAI-compatible servers.
+    ToolCall,
 }
 
 /// Wire format of a fake.
@@ -150,6 +153,23 @@ fn chunk(flavor: Flavor, text: &str) -> Bytes {
     }
 }
 
+fn tool_call(flavor: Flavor) -> Bytes {
+    match flavor {
+        Flavor::Ollama => Bytes::from(format!(
+            "{}\n",
+            json!({"model": "m", "created_at": "2026-11-26T00:00:00Z", "done": false, "message": {"role": "assistant", "content": "",
+                "tool_calls": [{"function": {"name": "read", "arguments": {"path": "a.rs"}}}]}})
+        )),
+        Flavor::OpenAi => Bytes::from(format!(
+            "data: {}\n\ndata: {}\n\ndata: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_abc", "type": "function",
+                "function": {"name": "read", "arguments": "{\"pa"}}]}, "finish_reason": null}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "th\":\"a.rs\"}"}}]}, "finish_reason": null}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+        )),
+    }
+}
+
 fn last(flavor: Flavor, prompt_tokens: u64) -> Bytes {
     match flavor {
         Flavor::Ollama => Bytes::from(format!(
@@ -230,6 +250,11 @@ async fn fake_handle(state: Arc<FakeState>, request: Request<Incoming>) -> Respo
                 tokio::time::sleep(Duration::from_millis(20)).await;
             },
             _ => {}
+        }
+        if behaviour == Behaviour::ToolCall {
+            let _ = send(Ok(tool_call(flavor))).await;
+            let _ = send(Ok(last(flavor, prompt_tokens))).await;
+            return;
         }
         if send(Ok(chunk(flavor, "Hello"))).await.is_err() {
             task_state.cancelled.store(true, Ordering::SeqCst);
