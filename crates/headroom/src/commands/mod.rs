@@ -4,8 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod compare;
 mod inspect;
 pub mod memory;
+pub mod plan;
+pub mod speed;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -21,6 +24,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
+    /// Decode and prefill speed at depth on a machine, and the timeout arithmetic.
+    Speed(speed::SpeedArgs),
+    /// Rank the hardware catalog for a model: fit, headroom, speed, price.
+    Plan(plan::PlanArgs),
+    /// Machines side by side (and a model's speed on each with --model).
+    Compare(compare::CompareArgs),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
@@ -28,5 +37,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Memory(args) => memory::run(args),
+        Command::Speed(args) => speed::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
