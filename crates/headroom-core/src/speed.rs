@@ -151,11 +151,7 @@ impl ModelProfile {
                 .parameters
                 .filter(|counts| counts.total > 0)
                 .map_or(1.0, |counts| counts.active as f64 / counts.total as f64);
-            let per_layer = if layer_count == 0 {
-                0
-            } else {
-                weights.total_bytes / layer_count
-            };
+            let per_layer = weights.total_bytes.checked_div(layer_count).unwrap_or(0);
             for layer in &mut layers {
                 layer.weight_bytes = per_layer;
                 layer.read_bytes = per_layer as f64 * read_fraction;
@@ -494,8 +490,7 @@ impl MachineModel {
             host_layers += 1;
             host_weight_bytes += layer.weight_bytes;
         }
-        let does_not_fit = !self.unified && host_weight_bytes > self.host_memory_bytes
-            || self.unified && host_weight_bytes > self.host_memory_bytes;
+        let does_not_fit = host_weight_bytes > self.host_memory_bytes;
         Placement {
             device_layers,
             host_layers,

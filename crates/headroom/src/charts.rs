@@ -46,7 +46,7 @@ fn nice_ceiling(value: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(value.log10().floor());
-    for step in [1.0, 2.0, 2.5, 5.0, 10.0] {
+    for step in [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
         if step * magnitude >= value {
             return step * magnitude;
         }

@@ -77,7 +77,7 @@ fn html_report_renders_with_charts() {
     assert!(!html.contains("<script"), "self-contained, no scripts");
     let screenshot = directory.path().join("report.png");
     let profile = tempfile::tempdir().unwrap();
-    let status = Command::new(&browser)
+    let run = Command::new(&browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -91,9 +91,14 @@ fn html_report_renders_with_charts() {
         .arg(format!("--screenshot={}", screenshot.display()))
         .arg("--window-size=1200,900")
         .arg(format!("file://{}", report.display()))
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success(), "chromium exited with {status}");
+    assert!(
+        run.status.success(),
+        "chromium exited with {}: {}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
     let (coloured, total) = non_white_pixels(&screenshot);
     assert!(
         total == 1200 * 900,

@@ -544,11 +544,12 @@ fn least_squares(rows: &[(Vec<f64>, f64)]) -> Option<Vec<f64>> {
         if diagonal.abs() < 1e-300 {
             return None;
         }
-        for row in 0..size {
-            if row != pivot {
-                let factor = matrix[row][pivot] / diagonal;
-                for column in pivot..=size {
-                    matrix[row][column] -= factor * matrix[pivot][column];
+        let pivot_row = matrix[pivot].clone();
+        for (index, row) in matrix.iter_mut().enumerate() {
+            if index != pivot {
+                let factor = row[pivot] / diagonal;
+                for (value, pivot_value) in row.iter_mut().zip(&pivot_row).skip(pivot) {
+                    *value -= factor * pivot_value;
                 }
             }
         }
@@ -621,10 +622,13 @@ fn fit_decode(decode: &[(f64, f64)], parent: Option<&Coefficients>) -> Option<(f
 
 /// Fits (dense, moe, attention) scales; parameters a group cannot identify are tied to the
 /// dense scale by `ratios`.
-fn fit_prefill(
-    prefill: &[[f64; 4]],
-    ratios: Ratios,
-) -> Option<(f64, f64, f64, (Option<f64>, Option<f64>))> {
+/// (dense, moe, attention) scales and the (moe, attention) ratios identified.
+type PrefillFit = (f64, f64, f64, (Option<f64>, Option<f64>));
+
+/// (measured, in-sample, leave-one-out) of one phase of one row.
+type Triple = Option<(f64, f64, f64)>;
+
+fn fit_prefill(prefill: &[[f64; 4]], ratios: Ratios) -> Option<PrefillFit> {
     let dense_rows = prefill.iter().filter(|row| row[0] > 0.0).count();
     let moe_rows = prefill.iter().filter(|row| row[1] > 0.0).count();
     let deep_rows = prefill
@@ -964,7 +968,7 @@ fn median_and_worst(mut errors: Vec<f64>) -> (Option<f64>, Option<f64>) {
     }
     errors.sort_by(f64::total_cmp);
     let middle = errors.len() / 2;
-    let median = if errors.len() % 2 == 0 {
+    let median = if errors.len().is_multiple_of(2) {
         (errors[middle - 1] + errors[middle]) / 2.0
     } else {
         errors[middle]
@@ -1029,7 +1033,7 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
     }
     let summary = |label: String, filter: &dyn Fn(&RowPrediction) -> bool| {
         let chosen: Vec<&RowPrediction> = predictions.iter().filter(|p| filter(p)).collect();
-        let errors = |pick: &dyn Fn(&RowPrediction) -> Option<(f64, f64, f64)>, held: bool| {
+        let errors = |pick: &dyn Fn(&RowPrediction) -> Triple, held: bool| {
             chosen
                 .iter()
                 .filter_map(|p| pick(p))
@@ -1070,11 +1074,11 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
                 (class == DeviceClass::Any || p.class == class)
                     && (backend == Backend::Any || p.backend == backend)
             };
-            let held = |pick: &dyn Fn(&RowPrediction) -> Option<(f64, f64, f64)>| {
+            let held = |pick: &dyn Fn(&RowPrediction) -> Triple| {
                 predictions
                     .iter()
                     .filter(|p| group(p))
-                    .filter_map(|p| pick(p))
+                    .filter_map(pick)
                     .map(|(measured, _, out)| relative(out, measured))
                     .collect::<Vec<f64>>()
             };

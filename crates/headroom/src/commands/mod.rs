@@ -25,7 +25,7 @@ enum Command {
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
     /// Decode and prefill speed at depth on a machine, and the timeout arithmetic.
-    Speed(speed::SpeedArgs),
+    Speed(Box<speed::SpeedArgs>),
     /// Rank the hardware catalog for a model: fit, headroom, speed, price.
     Plan(plan::PlanArgs),
     /// Machines side by side (and a model's speed on each with --model).
@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Memory(args) => memory::run(args),
-        Command::Speed(args) => speed::run(args),
+        Command::Speed(args) => speed::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Compare(args) => compare::run(args),
     }

@@ -604,7 +604,7 @@ fn write_html(
     hardware: &Hardware,
     kv_type: TensorType,
 ) -> anyhow::Result<()> {
-    let limit = fit_machine(hardware, None);
+    let limit_gib = hardware.gpu_memory_bytes(None) as f64 / (1u64 << 30) as f64;
     let mut memory_points = Vec::new();
     for depth in depths(report.context_tokens) {
         let (total, _) = memory_bytes(model, depth.max(256), kv_type)?;
@@ -619,12 +619,8 @@ fn write_html(
             points: memory_points,
         }],
         &[charts::Limit {
-            label: format!(
-                "{} GPU limit {:.1} GiB",
-                hardware.id,
-                limit.gpu_memory_bytes as f64 / (1u64 << 30) as f64
-            ),
-            value: limit.gpu_memory_bytes as f64 / (1u64 << 30) as f64,
+            label: format!("{} accelerator limit {limit_gib:.1} GiB", hardware.id),
+            value: limit_gib,
         }],
     );
     let decode_chart = charts::line_chart(
