@@ -2,7 +2,7 @@
 //! prints the leave-one-out error per device class, decode and prefill separately.
 //!
 //! `cargo run -p headroom-core --example speed_fit` prints; `-- --write` also rewrites
-//! `data/efficiency.toml`; `-- --rows` prints every row's measured and predicted rates.
+//! `data/efficiency.toml` and the table in BENCHMARKS.md's "Speed model" section; `-- --rows` prints every row's measured and predicted rates.
 //! The truth file is found at env `HEADROOM_TRUTH_DIR` or `../shared/truth` from the workspace.
 
 use std::path::PathBuf;
@@ -76,6 +76,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/efficiency.toml");
         fs_err::write(&target, report.to_toml()?)?;
         println!("wrote {}", target.display());
+        let benchmarks = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
+        let text = fs_err::read_to_string(&benchmarks)?;
+        let (begin, end) = ("<!-- speed-fit:begin -->", "<!-- speed-fit:end -->");
+        let (Some(start), Some(stop)) = (text.find(begin), text.find(end)) else {
+            return Err(format!(
+                "{}: markers {begin} / {end} not found",
+                benchmarks.display()
+            )
+            .into());
+        };
+        let block = format!(
+            "{begin}\nTruth rows {}; used for decode {}, prefill {} (leave-one-out relative error, |predicted − measured| / measured):\n\n{}{end}",
+            truth.total_rows,
+            report.table.provenance.decode_rows_used,
+            report.table.provenance.prefill_rows_used,
+            report.to_markdown()
+        );
+        let updated = format!("{}{}{}", &text[..start], block, &text[stop + end.len()..]);
+        fs_err::write(&benchmarks, updated)?;
+        println!("updated {}", benchmarks.display());
     }
     Ok(())
 }
