@@ -162,3 +162,42 @@ fn largest_prompt_is_the_boundary_of_the_timeout() {
     assert!(first(largest) <= 300.0);
     assert!(first(largest + 1) > 300.0);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn speed_never_rises_with_depth(shallow in 0u64..200_000, extra in 1u64..60_000) {
+            let speed = story_speed();
+            let deep = shallow + extra;
+            prop_assert!(speed.decode_tokens_per_second(deep) <= speed.decode_tokens_per_second(shallow));
+            prop_assert!(speed.prefill_rate(deep).0 <= speed.prefill_rate(shallow).0);
+        }
+
+        #[test]
+        fn a_longer_timeout_never_allows_a_shorter_prompt(timeout in 1.0f64..2000.0, more in 0.0f64..500.0) {
+            let speed = story_speed();
+            let timer = PrefillTimer::model(&speed);
+            let short = headroom_core::speed::largest_prompt(&speed, &timer, 0, 0.0, timeout);
+            let long = headroom_core::speed::largest_prompt(&speed, &timer, 0, 0.0, timeout + more);
+            prop_assert!(long >= short);
+        }
+
+        #[test]
+        fn measurement_parser_never_panics(text in "\\PC{0,200}") {
+            let _ = headroom_core::speed::measured::parse_measurements(&text);
+        }
+
+        #[test]
+        fn measurement_parser_survives_timing_shaped_noise(
+            head in "(prompt )?eval time = ", number in "[0-9.]{0,8}", tail in "[ a-z/|±0-9.]{0,40}"
+        ) {
+            let _ = headroom_core::speed::measured::parse_measurements(&format!("{head}{number}{tail}"));
+            let _ = headroom_core::speed::measured::parse_measurements(&format!("| m | pp{number} | {tail} ± 1 |"));
+        }
+    }
+}

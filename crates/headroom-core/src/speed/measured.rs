@@ -268,6 +268,15 @@ mod tests {
     }
 
     #[test]
+    fn reads_llama_perf_lines_from_an_ollama_runner_log() {
+        let text = "llama_perf_context_print: prompt eval time =   10000.00 ms /  4000 tokens (    2.50 ms per token,   400.00 tokens per second)\nllama_perf_context_print:        eval time =    5000.00 ms /   127 runs   (   39.37 ms per token,    25.40 tokens per second)\n";
+        let found = parse_measurements(text).unwrap();
+        assert_eq!(found.len(), 2);
+        assert!((found[0].tokens_per_second - 400.0).abs() < 1e-9);
+        assert_eq!(found[1].tokens, Some(127));
+    }
+
+    #[test]
     fn reads_a_llama_bench_table_with_depth() {
         let text = "| model | size | params | backend | ngl | test | t/s |\n| --- | ---: | ---: | --- | --: | ---: | ---: |\n| qwen3moe 30B.A3B Q8_0 | 30.25 GiB | 30.53 B | CUDA | 99 | pp2048 @ d32768 | 1348.17 ± 2.10 |\n| qwen3moe 30B.A3B Q8_0 | 30.25 GiB | 30.53 B | CUDA | 99 | tg32 @ d32768 | 30.21 ± 0.05 |\n";
         let found = parse_measurements(text).unwrap();

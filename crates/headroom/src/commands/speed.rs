@@ -200,6 +200,16 @@ pub fn machine_model(hardware: &Hardware, args: &MachineArgs) -> anyhow::Result<
             DeviceClass::from_name(name).with_context(|| format!("unknown --device-class `{name}`"))
         })
         .transpose()?;
+    if hardware
+        .devices
+        .iter()
+        .any(|device| device.bandwidth_bytes_per_second == 0)
+    {
+        bail!(
+            "machine `{}` has a device without a memory bandwidth: speed needs it (bandwidth_bytes_per_second, or --bandwidth)",
+            hardware.id
+        );
+    }
     Ok(MachineModel::new(
         hardware,
         backend,
