@@ -668,7 +668,8 @@ impl SpeedModel {
         let (device_shares, host_share) = self.shares();
         let accelerated: f64 = device_shares.iter().sum();
         let compute_share = if accelerated > 0.0 { 1.0 } else { 0.0 };
-        // With op offload the accelerator runs every layer; host layers' weights are copied.
+        // Discrete: with op offload the accelerator runs every layer (host layers' weights are
+        // copied in, below). Unified: the accelerator runs only its own layers.
         let weight_flops = self.profile.weight_flops_per_token() * count_tokens as f64;
         let attention_flops = self.profile.attention_flops(start_tokens, count_tokens);
         let weight_efficiency = if self.profile.is_mixture_of_experts() {
@@ -681,7 +682,11 @@ impl SpeedModel {
             // Devices run their layers in sequence (pipeline): time adds per device share.
             let total_share: f64 = accelerated.max(f64::MIN_POSITIVE);
             for (share, rates) in device_shares.iter().zip(&self.machine.device_rates) {
-                let fraction = share / total_share;
+                let fraction = if self.machine.unified {
+                    *share
+                } else {
+                    share / total_share
+                };
                 compute_seconds += fraction
                     * (weight_flops / weight_efficiency
                         + attention_flops / self.factors.prefill_attention_efficiency)
@@ -719,13 +724,22 @@ impl SpeedModel {
             });
         let floor_seconds = ubatches * (touched * (1.0 - host_share))
             / (bandwidth * self.factors.decode_bandwidth_efficiency);
-        let transfer_seconds = if host_share > 0.0 && accelerated > 0.0 && !self.machine.unified {
-            ubatches * self.placement.host_weight_bytes as f64
-                / self.machine.host_link_bytes_per_second
+        // Host-resident layers: a discrete GPU copies their weights in once per micro-batch
+        // (llama.cpp's op offload); on unified memory there is no copy, the CPU runs them.
+        let host_seconds = if host_share > 0.0 && accelerated > 0.0 {
+            if self.machine.unified {
+                let cpu = efficiency::factors().cpu();
+                host_share * (weight_flops / cpu.prefill_weight_efficiency
+                    + attention_flops / cpu.prefill_attention_efficiency)
+                    / self.machine.host_bandwidth_bytes_per_second
+            } else {
+                ubatches * self.placement.host_weight_bytes as f64
+                    / self.machine.host_link_bytes_per_second
+            }
         } else {
             0.0
         };
-        compute_seconds.max(floor_seconds) + transfer_seconds
+        compute_seconds.max(floor_seconds) + host_seconds
     }
 
     /// Prefill tokens/s of one micro-batch at `depth_tokens`, and whether it is memory bound.
