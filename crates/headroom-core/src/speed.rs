@@ -729,8 +729,9 @@ impl SpeedModel {
         let host_seconds = if host_share > 0.0 && accelerated > 0.0 {
             if self.machine.unified {
                 let cpu = efficiency::factors().cpu();
-                host_share * (weight_flops / cpu.prefill_weight_efficiency
-                    + attention_flops / cpu.prefill_attention_efficiency)
+                host_share
+                    * (weight_flops / cpu.prefill_weight_efficiency
+                        + attention_flops / cpu.prefill_attention_efficiency)
                     / self.machine.host_bandwidth_bytes_per_second
             } else {
                 ubatches * self.placement.host_weight_bytes as f64
