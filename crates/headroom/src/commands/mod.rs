@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod inspect;
+mod ollama;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -18,11 +19,14 @@ pub struct Cli {
 enum Command {
     /// The truth about a model, from its GGUF header.
     Inspect(inspect::InspectArgs),
+    /// Ollama's store and server log: trained vs configured vs effective context, log events.
+    Ollama(ollama::OllamaArgs),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Ollama(args) => ollama::run(args),
     }
 }
