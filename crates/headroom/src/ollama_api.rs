@@ -95,13 +95,10 @@ impl OllamaClient {
         body: Option<&str>,
     ) -> anyhow::Result<(u16, Vec<u8>)> {
         if self.host.scheme != "http" {
-            return Err(anyhow!(
-                "scheme {:?} is not supported: the built-in client speaks plain http",
+            bail!(
+                "scheme {:?} is not supported: the built-in client speaks plain http (use an http:// OLLAMA_HOST or --host)",
                 self.host.scheme
-            )
-            .context(Hint(
-                "use an http:// OLLAMA_HOST, or a local tunnel to the server".to_owned(),
-            )));
+            );
         }
         let authority = self.host.authority();
         let addresses: Vec<_> = authority
@@ -122,13 +119,10 @@ impl OllamaClient {
         let Some(mut stream) = stream else {
             let reason =
                 last_error.map_or_else(|| "no address".to_owned(), |error| error.to_string());
-            return Err(anyhow!(
-                "no Ollama server answered at {} ({reason})",
+            bail!(
+                "no Ollama server answered at {} ({reason}); start it with `ollama serve`, or point OLLAMA_HOST (or --host) at it",
                 self.base_url()
-            )
-            .context(Hint(
-                "start it with `ollama serve`, or point OLLAMA_HOST (or --host) at it".to_owned(),
-            )));
+            );
         };
         stream.set_read_timeout(Some(self.read_timeout))?;
         stream.set_write_timeout(Some(self.read_timeout))?;

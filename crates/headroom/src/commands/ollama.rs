@@ -115,8 +115,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             home.as_deref(),
             Platform::current(),
         )
-        .context("cannot tell where Ollama keeps its models")
-        .context(Hint("set OLLAMA_MODELS to the models directory".to_owned()))?,
+        .context("cannot tell where Ollama keeps its models: set OLLAMA_MODELS")?,
     };
     let store = ModelStore::new(&models_dir);
 
