@@ -41,7 +41,8 @@ struct ListArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// The Ollama server version to compute the effective context for (default: ask the server).
+    /// The Ollama server version to compute the effective context for (default: ask the server;
+    /// given, the command does not contact the server).
     #[arg(long, value_name = "VERSION")]
     server_version: Option<String>,
     /// Total GPU memory the server sees, in GiB (sets the v0.15.5+ default context tier).
@@ -50,6 +51,9 @@ struct ListArgs {
     /// Ollama server address (default: OLLAMA_HOST, else 127.0.0.1:11434).
     #[arg(long, value_name = "URL")]
     host: Option<String>,
+    /// Read the models from the server (/api/tags, /api/show verbose) instead of the local store.
+    #[arg(long)]
+    from_server: bool,
     /// The models directory (tests; default: OLLAMA_MODELS or the platform default).
     #[arg(long, hide = true, value_name = "DIR")]
     models_dir: Option<PathBuf>,
@@ -83,6 +87,8 @@ struct ModelRow {
     trained_context_tokens: Option<u64>,
     num_ctx: Option<u64>,
     tag_context_tokens: Option<u64>,
+    family: Option<String>,
+    loaded_context_tokens: Option<u64>,
     effective: Option<EffectiveContext>,
     flags: Vec<String>,
     error: Option<String>,
@@ -119,6 +125,13 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     };
     let store = ModelStore::new(&models_dir);
 
+    let host = args
+        .host
+        .as_deref()
+        .map_or_else(|| environment.host.clone(), OllamaHost::parse);
+    let client = OllamaClient::new(&host, Duration::from_secs(1), Duration::from_secs(30));
+    // --server-version keeps the command offline (and deterministic); otherwise ask the server.
+    let mut server_answered = false;
     let (version, version_note) = match &args.server_version {
         Some(text) => (
             Some(
@@ -127,28 +140,24 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             ),
             None,
         ),
-        None => {
-            let host = args
-                .host
-                .as_deref()
-                .map_or_else(|| environment.host.clone(), OllamaHost::parse);
-            let client = OllamaClient::new(&host, Duration::from_secs(1), Duration::from_secs(5));
-            match client.version() {
-                Ok(reply) => match reply.version.parse::<Version>() {
+        None => match client.version() {
+            Ok(reply) => {
+                server_answered = true;
+                match reply.version.parse::<Version>() {
                     Ok(version) => (Some(version), None),
                     Err(error) => (
                         None,
                         Some(format!("server version not understood: {error}")),
                     ),
-                },
-                Err(error) => (
-                    None,
-                    Some(format!(
-                        "{error:#}; pass --server-version to compute the effective context"
-                    )),
-                ),
+                }
             }
-        }
+            Err(error) => (
+                None,
+                Some(format!(
+                    "{error:#}; pass --server-version to compute the effective context"
+                )),
+            ),
+        },
     };
 
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -156,31 +165,72 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         .vram_gib
         .map(|gib| (gib.max(0.0) * 1024.0 * 1024.0 * 1024.0) as u64);
     let mut rows = Vec::new();
-    for model in store.list()? {
-        let name = model.name.display_shortest();
-        let mut row = ModelRow {
-            name: name.clone(),
-            size_bytes: model.manifest.total_size_bytes(),
-            architecture: None,
-            trained_context_tokens: None,
-            num_ctx: None,
-            tag_context_tokens: tag_context_tokens(&model.name.tag),
-            effective: None,
-            flags: Vec::new(),
-            error: None,
-        };
-        let family = store.config(&model).ok().map(|config| config.model_family);
-        match store.params_num_ctx(&model) {
-            Ok(num_ctx) => row.num_ctx = num_ctx,
-            Err(error) => row.error = Some(format!("{error:#}")),
+    if args.from_server {
+        for model in client.tags()?.models {
+            let show = client.show(&model.name)?;
+            let family = (!show.details.family.is_empty()).then(|| show.details.family.clone());
+            rows.push(ModelRow {
+                name: model.name.clone(),
+                size_bytes: model.size,
+                architecture: show.architecture().map(str::to_owned),
+                trained_context_tokens: show.trained_context_length(),
+                num_ctx: show.parameter_num_ctx(),
+                tag_context_tokens: model
+                    .name
+                    .rsplit_once(':')
+                    .and_then(|(_, tag)| tag_context_tokens(tag)),
+                family,
+                loaded_context_tokens: None,
+                effective: None,
+                flags: Vec::new(),
+                error: None,
+            });
         }
-        match store.open_gguf(&model) {
-            Ok(file) => {
-                row.architecture = file.architecture().ok().map(str::to_owned);
-                row.trained_context_tokens = trained_context_length(&file);
+    } else {
+        for model in store.list()? {
+            let mut row = ModelRow {
+                name: model.name.display_shortest(),
+                size_bytes: model.manifest.total_size_bytes(),
+                architecture: None,
+                trained_context_tokens: None,
+                num_ctx: None,
+                tag_context_tokens: tag_context_tokens(&model.name.tag),
+                family: store
+                    .config(&model)
+                    .ok()
+                    .map(|config| config.model_family)
+                    .filter(|family| !family.is_empty()),
+                loaded_context_tokens: None,
+                effective: None,
+                flags: Vec::new(),
+                error: None,
+            };
+            match store.params_num_ctx(&model) {
+                Ok(num_ctx) => row.num_ctx = num_ctx,
+                Err(error) => row.error = Some(format!("{error:#}")),
             }
-            Err(error) => row.error = Some(format!("{error:#}")),
+            match store.open_gguf(&model) {
+                Ok(file) => {
+                    row.architecture = file.architecture().ok().map(str::to_owned);
+                    row.trained_context_tokens = trained_context_length(&file);
+                }
+                Err(error) => row.error = Some(format!("{error:#}")),
+            }
+            rows.push(row);
         }
+    }
+    // What is loaded right now, and with which context (/api/ps, v0.9.7+).
+    if server_answered && let Ok(ps) = client.ps() {
+        for loaded in ps.models {
+            if let Some(row) = rows
+                .iter_mut()
+                .find(|row| row.name == loaded.name || row.name == loaded.model)
+            {
+                row.loaded_context_tokens = loaded.context_length;
+            }
+        }
+    }
+    for row in &mut rows {
         if let Some(version) = &version {
             let query = ContextQuery {
                 version,
@@ -190,15 +240,14 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
                 environment: &environment,
                 total_vram_bytes: vram_bytes,
                 gpu_count: 1,
-                model_family: family.as_deref().filter(|family| !family.is_empty()),
+                model_family: row.family.as_deref(),
                 vision: false,
                 trained_context_tokens: row.trained_context_tokens,
                 load_failed_out_of_memory: false,
             };
             row.effective = Some(effective_context(&query));
         }
-        row.flags = flags(&row);
-        rows.push(row);
+        row.flags = flags(row);
     }
     let report = ListReport {
         models_dir,
