@@ -1,6 +1,8 @@
 //! End to end: `headroom ollama list` on a store laid out as Ollama lays it out, and
 //! `headroom ollama log` on the fixture logs; stdout and exit codes are snapshotted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

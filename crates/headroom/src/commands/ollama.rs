@@ -320,7 +320,7 @@ fn flags(row: &ModelRow) -> Vec<String> {
 }
 
 fn tokens(count: u64) -> String {
-    if count >= 1024 && count % 1024 == 0 {
+    if count >= 1024 && count.is_multiple_of(1024) {
         format!("{}K", count / 1024)
     } else {
         count.to_string()
