@@ -53,6 +53,12 @@ fn add_model(
         b"You are a coding assistant.",
     ));
     layers.push(blob(root, media_type::LICENSE, b"Apache License 2.0"));
+    layers.push(blob(
+        root,
+        media_type::MESSAGES,
+        br#"[{"role":"user","content":"Is Toronto in Canada?"},{"role":"assistant","content":"yes"}]"#,
+    ));
+    layers.push(blob(root, media_type::PROJECTOR, &gguf("clip", 0)));
     if let Some(params) = params {
         layers.push(blob(
             root,
@@ -167,6 +173,22 @@ fn reads_params_layers_and_config() {
         vec!["Apache License 2.0".to_owned()]
     );
     assert_eq!(store.layer_text(&model, media_type::ADAPTER).unwrap(), None);
+    let messages = store.messages(&model).unwrap();
+    assert_eq!(
+        (messages[1].role.as_str(), messages[1].content.as_str()),
+        ("assistant", "yes")
+    );
+    let projector = store
+        .open_layer_gguf(&model, media_type::PROJECTOR)
+        .unwrap()
+        .unwrap();
+    assert_eq!(projector.architecture().unwrap(), "clip");
+    assert!(
+        store
+            .open_layer_gguf(&model, media_type::ADAPTER)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.config(&model).unwrap().model_family, "qwen3moe");
     let llama = store.model("llama3.1").unwrap();
     assert_eq!(store.params_num_ctx(&llama).unwrap(), None);

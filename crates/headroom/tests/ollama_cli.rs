@@ -337,3 +337,26 @@ fn list_without_a_server_says_so_and_still_lists() {
     );
     assert!(text.contains("qwen3-coder:v-128k"), "{text}");
 }
+
+#[test]
+fn list_notes_when_the_vram_tier_is_unknown() {
+    let directory = store();
+    let output = headroom()
+        .args([
+            "ollama",
+            "list",
+            "--server-version",
+            "0.15.5",
+            "--models-dir",
+        ])
+        .arg(directory.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("note: the default context of Ollama 0.15.5+ depends on VRAM"),
+        "{text}"
+    );
+    assert!(text.contains("server default gives 4K of 128K"), "{text}");
+}

@@ -99,6 +99,7 @@ struct ListReport {
     models_dir: PathBuf,
     server_version: Option<String>,
     version_note: Option<String>,
+    vram_note: Option<String>,
     models: Vec<ModelRow>,
 }
 
@@ -249,10 +250,18 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         }
         row.flags = flags(row);
     }
+    let vram_note = match (&version, args.vram_gib) {
+        (Some(version), None) if version.at_least(0, 15, 5) => Some(
+            "the default context of Ollama 0.15.5+ depends on VRAM; without --vram-gib it is computed as with no GPU (4096)"
+                .to_owned(),
+        ),
+        _ => None,
+    };
     let report = ListReport {
         models_dir,
         server_version: version.map(|version| version.to_string()),
         version_note,
+        vram_note,
         models: rows,
     };
     if args.json {
@@ -334,6 +343,9 @@ fn print_list(report: &ListReport) -> anyhow::Result<()> {
         (Some(version), _) => writeln!(out, "server: Ollama {version}")?,
         (None, Some(note)) => writeln!(out, "server: unknown ({note})")?,
         (None, None) => {}
+    }
+    if let Some(note) = &report.vram_note {
+        writeln!(out, "note: {note}")?;
     }
     let width = report
         .models
