@@ -223,6 +223,18 @@ fn log_json_reports_worst_overflow_and_slow_requests() {
     assert_eq!(report["worst_overflow"]["prompt_tokens"], 40000);
     assert_eq!(report["worst_overflow"]["over_tokens"], 40000 - 16386);
     assert_eq!(report["kinds"]["context_reduced"]["count"], 1);
+    let loads: Vec<(u64, &str)> = report["loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|load| {
+            (
+                load["per_request_tokens"].as_u64().unwrap(),
+                load["kv_cache_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(loads, vec![(262_144, "q8_0"), (32_768, "q8_0")]);
     assert_eq!(report["slow_requests"].as_array().unwrap().len(), 0);
 }
 

@@ -100,6 +100,8 @@ struct ListReport {
     server_version: Option<String>,
     version_note: Option<String>,
     vram_note: Option<String>,
+    /// Where the OLLAMA_* settings came from.
+    environment_note: &'static str,
     models: Vec<ModelRow>,
 }
 
@@ -262,6 +264,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         server_version: version.map(|version| version.to_string()),
         version_note,
         vram_note,
+        environment_note: "OLLAMA_* variables of this shell; a service may run with others (its log's `server config` line shows them)",
         models: rows,
     };
     if args.json {
@@ -407,11 +410,27 @@ struct SlowRequest {
     path: String,
 }
 
+/// One model load as the log tells it (a runner start or a load request).
+#[derive(Debug, Serialize)]
+struct Load {
+    line: u64,
+    timestamp: Option<String>,
+    /// KV cells over all slots (`--ctx-size`, `-c`, `KvSize`).
+    context_tokens: Option<u64>,
+    parallel: Option<u64>,
+    /// Per-request context: `context_tokens / parallel`.
+    per_request_tokens: Option<u64>,
+    batch_tokens: Option<u64>,
+    flash_attention: Option<String>,
+    kv_cache_type: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 struct LogReport {
     file: PathBuf,
     events: u64,
     kinds: BTreeMap<String, KindSummary>,
+    loads: Vec<Load>,
     worst_overflow: Option<Overflow>,
     timeout_seconds: f64,
     slow_requests: Vec<SlowRequest>,
@@ -431,6 +450,64 @@ fn kind_name(kind: &EventKind) -> String {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Loads listed in full; more are counted in `kinds` only.
+const MAX_LOADS: usize = 100;
+
+fn load_of(event: &Event) -> Option<Load> {
+    let (context_tokens, parallel, batch_tokens, flash_attention, kv_cache_type) = match &event.kind
+    {
+        EventKind::RunnerStarting {
+            context_tokens,
+            parallel,
+            batch_tokens,
+            flash_attention,
+            kv_cache_type,
+            ..
+        } => (
+            *context_tokens,
+            *parallel,
+            *batch_tokens,
+            flash_attention.clone(),
+            kv_cache_type.clone(),
+        ),
+        // The `commit` request is the one that loads (fit and alloc only probe).
+        EventKind::LoadRequest {
+            operation,
+            context_tokens,
+            parallel,
+            batch_tokens,
+            flash_attention,
+            kv_cache_type,
+        } if operation
+            .as_deref()
+            .is_none_or(|operation| operation == "commit") =>
+        {
+            (
+                *context_tokens,
+                *parallel,
+                *batch_tokens,
+                flash_attention.clone(),
+                kv_cache_type
+                    .clone()
+                    .filter(|kv_cache_type| !kv_cache_type.is_empty()),
+            )
+        }
+        _ => return None,
+    };
+    Some(Load {
+        line: event.line,
+        timestamp: event.timestamp.clone(),
+        context_tokens,
+        parallel,
+        per_request_tokens: context_tokens
+            .zip(parallel)
+            .and_then(|(context, parallel)| context.checked_div(parallel)),
+        batch_tokens,
+        flash_attention,
+        kv_cache_type,
+    })
 }
 
 fn overflow_of(event: &Event) -> Option<Overflow> {
@@ -466,6 +543,7 @@ fn log(args: LogArgs) -> anyhow::Result<ExitCode> {
         file: args.file.clone(),
         events: 0,
         kinds: BTreeMap::new(),
+        loads: Vec::new(),
         worst_overflow: None,
         timeout_seconds: args.timeout,
         slow_requests: Vec::new(),
@@ -482,6 +560,11 @@ fn log(args: LogArgs) -> anyhow::Result<ExitCode> {
         summary.count += 1;
         summary.last_line = event.line;
         summary.last_timestamp = event.timestamp.clone();
+        if let Some(load) = load_of(&event)
+            && report.loads.len() < MAX_LOADS
+        {
+            report.loads.push(load);
+        }
         if let Some(overflow) = overflow_of(&event)
             && report
                 .worst_overflow
@@ -543,6 +626,21 @@ fn print_log(report: &LogReport) -> anyhow::Result<()> {
             summary.count,
             at(summary.first_line, &summary.first_timestamp),
             at(summary.last_line, &summary.last_timestamp)
+        )?;
+    }
+    for load in &report.loads {
+        let show =
+            |value: Option<u64>| value.map_or_else(|| "?".to_owned(), |value| value.to_string());
+        writeln!(
+            out,
+            "load at {}: context {} over {} slot(s) = {} per request, batch {}, flash attention {}, KV cache {}",
+            at(load.line, &load.timestamp),
+            show(load.context_tokens),
+            show(load.parallel),
+            show(load.per_request_tokens),
+            show(load.batch_tokens),
+            load.flash_attention.as_deref().unwrap_or("?"),
+            load.kv_cache_type.as_deref().unwrap_or("f16")
         )?;
     }
     match &report.worst_overflow {
