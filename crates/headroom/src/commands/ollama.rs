@@ -147,6 +147,11 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             Ok(reply) => {
                 server_answered = true;
                 match reply.version.parse::<Version>() {
+                    // Builds without a release version report 0.0.0 (`version/version.go` default).
+                    Ok(version) if version.triple() == (0, 0, 0) => (
+                        None,
+                        Some("the server is a development build (version 0.0.0); pass --server-version".to_owned()),
+                    ),
                     Ok(version) => (Some(version), None),
                     Err(error) => (
                         None,
