@@ -2,3 +2,7 @@
 
 pub mod catalog;
 pub mod hardware;
+pub mod memory;
+pub mod quant;
+pub mod spec;
+pub mod tensors;

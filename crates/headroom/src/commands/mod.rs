@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod inspect;
+pub mod memory;
 mod ollama;
 
 /// Why your local LLM fails, in arithmetic.
@@ -19,6 +20,8 @@ pub struct Cli {
 enum Command {
     /// The truth about a model, from its GGUF header.
     Inspect(inspect::InspectArgs),
+    /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
+    Memory(memory::MemoryArgs),
     /// Ollama's store and server log: trained vs configured vs effective context, log events.
     Ollama(ollama::OllamaArgs),
 }
@@ -27,6 +30,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Memory(args) => memory::run(args),
         Command::Ollama(args) => ollama::run(args),
     }
 }
