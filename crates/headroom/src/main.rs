@@ -5,6 +5,7 @@
 
 mod charts;
 mod commands;
+mod ollama_api;
 mod output;
 
 use std::process::ExitCode;

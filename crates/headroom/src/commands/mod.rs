@@ -9,6 +9,7 @@ mod inspect;
 pub mod memory;
 pub mod plan;
 pub mod speed;
+mod ollama;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -30,6 +31,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Machines side by side (and a model's speed on each with --model).
     Compare(compare::CompareArgs),
+    /// Ollama's store and server log: trained vs configured vs effective context, log events.
+    Ollama(ollama::OllamaArgs),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
@@ -40,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Speed(args) => speed::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Ollama(args) => ollama::run(args),
     }
 }
