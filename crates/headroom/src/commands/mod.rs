@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 pub mod compare;
 mod inspect;
 pub mod memory;
+mod ollama;
 pub mod plan;
 pub mod speed;
-mod ollama;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
