@@ -345,6 +345,8 @@ struct SpeedReport {
     placement: speed::Placement,
     depths: Vec<SpeedEstimate>,
     whole_window_prefill_seconds: f64,
+    /// The timeout a request filling the whole window needs (model prediction, with margin).
+    whole_window_needed_timeout_seconds: f64,
     load_seconds: f64,
     load_assumption: Option<String>,
     predicted: TimeoutReport,
@@ -458,6 +460,15 @@ pub fn run(args: SpeedArgs) -> anyhow::Result<ExitCode> {
             .map(|depth| speed.at_depth(depth))
             .collect(),
         whole_window_prefill_seconds: speed.prefill_seconds(0, context),
+        whole_window_needed_timeout_seconds: speed::timeout_report(
+            &speed,
+            &model_timer,
+            context,
+            0,
+            load_seconds,
+            None,
+        )
+        .needed_timeout_seconds,
         load_seconds,
         load_assumption,
         predicted,
@@ -589,6 +600,12 @@ fn print_report(report: &SpeedReport) -> anyhow::Result<()> {
         "prefilling the whole {}-token window from empty: {}",
         output::count(report.context_tokens),
         seconds(report.whole_window_prefill_seconds)
+    )?;
+    writeln!(
+        out,
+        "timeout a request filling the whole window needs: {} (model prediction + {:.0}% margin)",
+        seconds(report.whole_window_needed_timeout_seconds),
+        speed::TIMEOUT_MARGIN * 100.0
     )?;
     if let Some(assumption) = &report.load_assumption {
         writeln!(out, "load: {} ({assumption})", seconds(report.load_seconds))?;
