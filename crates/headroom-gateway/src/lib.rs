@@ -10,6 +10,8 @@
 //! - [`seams`]: the traits other headroom crates plug into — [`seams::TokenCounter`] (exact
 //!   counts), [`seams::LocalCapacity`] (loaded window, memory fit), [`seams::PrefillPredictor`]
 //!   (learned prefill rate) — with honest defaults.
+//! - [`memory_fit`]: headroom-core's memory model behind the default capacity (largest `num_ctx`
+//!   from the model's GGUF and a `[machine]` table).
 //! - [`decision`]: the routing decision, a pure function.
 //! - [`chat`] and [`dialect`]: the gateway's own request and event types, and every wire format.
 //! - [`upstream`]: backend pools, probes (`/api/ps`, `/api/show`, `/slots`, `/props`), llama-server
