@@ -81,15 +81,17 @@ pub enum UpstreamError {
         backend: String,
     },
     /// Connect or transport error.
-    #[error("backend {backend} ({url}): {source}")]
+    #[error("backend {backend} ({url}): {source}: {causes}")]
     Transport {
         /// Backend name.
         backend: String,
         /// The URL.
         url: String,
+        /// The causes under the client error (connection refused, certificate rejected), in words.
+        causes: String,
         /// The client error.
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: Box<hyper_util::client::legacy::Error>,
     },
     /// No answer in time.
     #[error("backend {backend} ({url}): no response within {seconds:.0} s")]
@@ -293,7 +295,8 @@ impl BackendRuntime {
         .map_err(|source| UpstreamError::Transport {
             backend: self.config.name.clone(),
             url: url.clone(),
-            source,
+            causes: causes(&source),
+            source: Box::new(source),
         })?;
         if !response.status().is_success() {
             let status = response.status().as_u16();
@@ -349,6 +352,18 @@ impl BackendRuntime {
             message: error.to_string(),
         })
     }
+}
+
+/// The chain of causes below an error, joined: hyper's own message ("client error (Connect)")
+/// says nothing about a refused connection or a rejected certificate.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut out = Vec::new();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        out.push(inner.to_string());
+        cause = inner.source();
+    }
+    out.join(": ")
 }
 
 async fn read_small(body: Incoming) -> Result<Bytes, String> {
