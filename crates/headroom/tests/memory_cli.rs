@@ -6,20 +6,27 @@ use assert_cmd::prelude::*;
 
 const CONFIGS: &str = "../headroom-core/tests/fixtures/configs";
 
-fn headroom() -> Command {
-    let mut command = Command::cargo_bin("headroom").unwrap();
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    command
+#[cfg(test)]
+mod helpers {
+    use super::*;
+
+    pub fn headroom() -> Command {
+        let mut command = Command::cargo_bin("headroom").unwrap();
+        command.current_dir(env!("CARGO_MANIFEST_DIR"));
+        command
+    }
+
+    pub fn run(arguments: &[&str]) -> (i32, String, String) {
+        let output = headroom().args(arguments).output().unwrap();
+        (
+            output.status.code().unwrap(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    }
 }
 
-fn run(arguments: &[&str]) -> (i32, String, String) {
-    let output = headroom().args(arguments).output().unwrap();
-    (
-        output.status.code().unwrap(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+use helpers::run;
 
 /// The story: Qwen3-Coder-30B-A3B at its trained 262,144 tokens, f16 cache, on a 64 GB Mac.
 #[test]
