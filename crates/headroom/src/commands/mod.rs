@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod inspect;
 pub mod memory;
 
 /// Why your local LLM fails, in arithmetic.
@@ -16,6 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The truth about a model, from its GGUF header.
+    Inspect(inspect::InspectArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
 }
@@ -23,6 +26,7 @@ enum Command {
 /// Runs the parsed command line; the exit code says whether problems were found.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Inspect(args) => inspect::run(args),
         Command::Memory(args) => memory::run(args),
     }
 }
