@@ -499,6 +499,9 @@ impl ModelSpec {
         let converted = metadata_from_config(config)?;
         let mut spec = ModelSpec::from_metadata(&converted.metadata)?;
         spec.tied_embeddings = Some(converted.tied_embeddings);
+        if converted.llama3_rope {
+            spec.rope.scaling_type = Some("llama3".to_owned());
+        }
         Ok(spec)
     }
 

@@ -13,6 +13,8 @@ pub struct ConvertedConfig {
     pub metadata: Metadata,
     /// `tie_word_embeddings`: no `output.weight` tensor is written.
     pub tied_embeddings: bool,
+    /// Llama 3 rope scaling, written as a `rope_freqs` tensor rather than metadata.
+    pub llama3_rope: bool,
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
@@ -289,6 +291,29 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         metadata.insert(key("full_attention_interval"), integer(interval));
     }
 
+    // Norm epsilons (conversion/base.py set_gguf_parameters); llama.cpp requires the one its
+    // architecture uses. Gemma 3's text config leaves rms_norm_eps at transformers' default 1e-6.
+    match fields.f64_opt("rms_norm_eps")? {
+        Some(epsilon) => metadata.insert(
+            key("attention.layer_norm_rms_epsilon"),
+            MetadataValue::Float(epsilon),
+        ),
+        None if matches!(arch, "gemma2" | "gemma3") => metadata.insert(
+            key("attention.layer_norm_rms_epsilon"),
+            MetadataValue::Float(1e-6),
+        ),
+        None => {}
+    }
+    if let Some(epsilon) = fields
+        .f64_opt("layer_norm_eps")?
+        .or(fields.f64_opt("layer_norm_epsilon")?)
+    {
+        metadata.insert(
+            key("attention.layer_norm_epsilon"),
+            MetadataValue::Float(epsilon),
+        );
+    }
+
     // Vocabulary: the converted tokenizer has config.vocab_size entries (padded where the config pads).
     let vocab = fields.u64_required("vocab_size")?;
     metadata.insert(key("vocab_size"), integer(vocab));
@@ -296,28 +321,33 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     if let Some(theta) = fields.f64_opt("rope_theta")? {
         metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
     }
+    let mut llama3_rope = false;
     if let Some(Value::Object(scaling)) = fields.get("rope_scaling") {
         let kind = scaling
             .get("rope_type")
             .or_else(|| scaling.get("type"))
             .and_then(Value::as_str);
-        if let Some(kind) = kind {
+        // Llama 3 scaling becomes a rope_freqs tensor, not metadata (conversion/llama.py); the GGUF
+        // scaling types are none/linear/yarn/longrope (llama.cpp asserts on anything else).
+        if kind == Some("llama3") {
+            llama3_rope = true;
+        } else if let Some(kind) = kind {
             metadata.insert(
                 key("rope.scaling.type"),
                 MetadataValue::String(kind.to_owned()),
             );
-        }
-        if let Some(factor) = scaling.get("factor").and_then(Value::as_f64) {
-            metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
-        }
-        if let Some(original) = scaling
-            .get("original_max_position_embeddings")
-            .and_then(Value::as_u64)
-        {
-            metadata.insert(
-                key("rope.scaling.original_context_length"),
-                integer(original),
-            );
+            if let Some(factor) = scaling.get("factor").and_then(Value::as_f64) {
+                metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
+            }
+            if let Some(original) = scaling
+                .get("original_max_position_embeddings")
+                .and_then(Value::as_u64)
+            {
+                metadata.insert(
+                    key("rope.scaling.original_context_length"),
+                    integer(original),
+                );
+            }
         }
     }
 
@@ -426,5 +456,6 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     Ok(ConvertedConfig {
         metadata,
         tied_embeddings,
+        llama3_rope,
     })
 }
