@@ -1,6 +1,8 @@
 //! Speed of the estimator itself: a full breakdown (spec from config, tensor plan with
 //! llama-quantize rules, every component) and the largest-context search.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use headroom_core::memory::fit::{Machine, largest_context, macos_default_gpu_share_bytes};
 use headroom_core::memory::{ContextSettings, Estimator, ModelWeights};

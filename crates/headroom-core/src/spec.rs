@@ -246,6 +246,9 @@ pub struct ModelSpec {
     pub file_type: Option<FileType>,
     /// Parameter counts, when known (from tensors or a catalog).
     pub parameters: Option<ParameterCounts>,
+    /// Experts are gated with a sigmoid and a learned score bias (`expert_gating_func` = 2,
+    /// DeepSeek V3 / GLM-4.5): adds an `exp_probs_b` tensor per MoE layer.
+    pub expert_gating_sigmoid: bool,
 }
 
 /// Architectures headroom models, as llama.cpp names them.
@@ -467,6 +470,7 @@ impl ModelSpec {
         let file_type = metadata
             .u64_opt("general.file_type")?
             .and_then(FileType::from_gguf_id);
+        let expert_gating_sigmoid = metadata.u64_opt(&key("expert_gating_func"))? == Some(2);
         let sliding_window_tokens = if swa_layers.iter().any(|&is_swa| is_swa) {
             window
         } else {
@@ -491,6 +495,7 @@ impl ModelSpec {
             tied_embeddings: None,
             file_type,
             parameters: None,
+            expert_gating_sigmoid,
         })
     }
 

@@ -250,6 +250,14 @@ mod harness {
         }
         let error = (estimate.compute_bytes as f64 - allocated.compute) / allocated.compute;
         *worst_compute = worst_compute.max(error.abs());
+        if error.abs() > 0.10 {
+            failures.push(format!(
+                "{label}: compute {} vs llama.cpp {:.0} ({:+.1}%)",
+                estimate.compute_bytes,
+                allocated.compute,
+                error * 100.0
+            ));
+        }
         eprintln!(
             "{label}: KV {:.2} MiB (llama.cpp {:.2}), compute {:.2} MiB (llama.cpp {:.2}, {:+.1}%)",
             estimate.kv.total_bytes() as f64 / MIB,

@@ -293,7 +293,10 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
 
     // Norm epsilons (conversion/base.py set_gguf_parameters); llama.cpp requires the one its
     // architecture uses. Gemma 3's text config leaves rms_norm_eps at transformers' default 1e-6.
-    match fields.f64_opt("rms_norm_eps")? {
+    match fields
+        .f64_opt("rms_norm_eps")?
+        .or(fields.f64_opt("norm_eps")?)
+    {
         Some(epsilon) => metadata.insert(
             key("attention.layer_norm_rms_epsilon"),
             MetadataValue::Float(epsilon),
@@ -422,6 +425,15 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
                 metadata.insert(key("expert_shared_count"), integer(1));
             }
         }
+        // expert_gating_func: 1 softmax, 2 sigmoid (llama-hparams.h LLAMA_EXPERT_GATING_FUNC_TYPE_*).
+        let sigmoid = fields.get("scoring_func").and_then(Value::as_str) == Some("sigmoid")
+            || arch == "glm4moe";
+        if matches!(arch, "deepseek2" | "glm4moe") {
+            metadata.insert(
+                key("expert_gating_func"),
+                integer(if sigmoid { 2 } else { 1 }),
+            );
+        }
         if let Some(dense) = fields.u64_opt("first_k_dense_replace")? {
             metadata.insert(key("leading_dense_block_count"), integer(dense));
         }
@@ -451,6 +463,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     );
     let tied_embeddings = fields
         .get("tie_word_embeddings")
+        .or_else(|| fields.get("tie_embedding"))
         .and_then(Value::as_bool)
         .unwrap_or(tied_default);
     Ok(ConvertedConfig {
