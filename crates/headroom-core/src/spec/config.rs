@@ -159,9 +159,12 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         MetadataValue::String(arch.to_owned()),
     );
 
-    let hidden = fields
-        .u64_required("hidden_size")
-        .or_else(|_| fields.u64_required("d_model"))?;
+    let hidden = match fields.u64_opt("hidden_size")? {
+        Some(hidden) => hidden,
+        None => fields
+            .u64_required("d_model")
+            .map_err(|_| fields.error("hidden_size", "is missing"))?,
+    };
     let main_layers = fields.u64_required("num_hidden_layers")?;
     let heads = fields.u64_opt("num_attention_heads")?.unwrap_or(0);
     let kv_heads = fields.u64_opt("num_key_value_heads")?.unwrap_or(heads);
