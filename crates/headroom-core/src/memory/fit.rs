@@ -10,6 +10,12 @@ use super::{ContextSettings, Estimator, MemoryError, MemoryEstimate, pad_context
 /// (`common/common.h`: `fit_params_target = 1024 MiB` per device, `--fit-target`).
 pub const LLAMA_CPP_FIT_MARGIN_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// Ollama's minimum reserved memory per GPU (`ml/device.go` `MinimumMemory`, 457 MiB; Metal
+/// 512 MiB), per ../shared/reference/memory-anchors.md §3. An alternative `--margin` for Ollama setups.
+pub const OLLAMA_MINIMUM_MEMORY_BYTES: u64 = 457 * 1024 * 1024;
+/// Ollama's minimum reserved memory on Metal (`ml/device.go`).
+pub const OLLAMA_MINIMUM_MEMORY_METAL_BYTES: u64 = 512 * 1024 * 1024;
+
 /// A machine's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Machine {

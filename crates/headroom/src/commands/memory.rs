@@ -49,9 +49,18 @@ pub struct MemoryArgs {
     /// KV cache type for K and V: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl.
     #[arg(long, default_value = "f16")]
     pub kv_type: String,
-    /// Parallel sequences (slots).
-    #[arg(long, short = 'p', default_value_t = 1)]
-    pub parallel: u64,
+    /// Parallel sequences (slots), or `auto` for llama-server's automatic 4 slots with a unified KV cache.
+    #[arg(long, short = 'p', default_value = "1")]
+    pub parallel: String,
+    /// One KV pool shared by all slots (`--kv-unified`); `--parallel auto` implies it.
+    #[arg(long)]
+    pub kv_unified: bool,
+    /// Full-size sliding-window cache (`--swa-full`).
+    #[arg(long)]
+    pub swa_full: bool,
+    /// Free memory to keep per device (default 1 GiB, llama.cpp's --fit-target; Ollama reserves 457 MiB, 512 MiB on Metal).
+    #[arg(long, value_parser = parse_size)]
+    pub margin: Option<u64>,
     /// Flash attention (llama.cpp's `auto` enables it on CUDA and Metal).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub flash_attention: Switch,
@@ -276,6 +285,13 @@ fn machine_from(args: &MemoryArgs) -> Option<(Machine, Vec<String>)> {
     } else {
         Machine::discrete(args.gpu_memory.unwrap_or(0), memory)
     };
+    let machine = match args.margin {
+        Some(margin_bytes) => Machine {
+            margin_bytes,
+            ..machine
+        },
+        None => machine,
+    };
     Some((machine, notes))
 }
 
@@ -302,14 +318,31 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
     let kv_type = TensorType::from_name(&args.kv_type)
         .with_context(|| format!("unknown --kv-type `{}`", args.kv_type))?;
     let context = args.context.unwrap_or(model.spec.context_length_trained);
-    let parallel = args.parallel.max(1);
+    let auto_slots = args.parallel.eq_ignore_ascii_case("auto");
+    let parallel = if auto_slots {
+        headroom_core::memory::LLAMA_SERVER_AUTO_SLOTS
+    } else {
+        args.parallel
+            .parse::<u64>()
+            .ok()
+            .filter(|&count| count >= 1)
+            .with_context(|| {
+                format!(
+                    "--parallel `{}` is not a positive number or `auto`",
+                    args.parallel
+                )
+            })?
+    };
     let mut settings = match args.runner {
+        Runner::LlamaServer if auto_slots => ContextSettings::llama_server(context, None),
         Runner::LlamaServer => ContextSettings::llama_server(context, Some(parallel)),
         // Ollama's num_batch default is 512 (api/types.go DefaultOptions).
         Runner::Ollama => ContextSettings::ollama(context, parallel, 512),
         Runner::FitParams => ContextSettings::fit_params(context, parallel),
     };
     settings.flash_attention = args.flash_attention == Switch::On;
+    settings.kv_unified |= args.kv_unified;
+    settings.swa_full = args.swa_full;
     settings = settings.with_cache_type(kv_type);
     settings.validate().with_context(|| {
         format!(
@@ -435,18 +468,29 @@ fn print_table(report: &Report<'_>) -> anyhow::Result<()> {
             parameters.active as f64 / 1e9
         )?;
     }
+    let sequences = if settings.kv_unified {
+        format!(
+            "{} sequence{} sharing {} cells",
+            settings.parallel_sequences,
+            if settings.parallel_sequences == 1 {
+                ""
+            } else {
+                "s"
+            },
+            thousands(layout.cells_per_stream)
+        )
+    } else {
+        format!(
+            "{} sequence{} × {} cells",
+            layout.streams,
+            if layout.streams == 1 { "" } else { "s" },
+            thousands(layout.cells_per_stream)
+        )
+    };
     writeln!(
         out,
-        "context: {} tokens ({} sequence{} × {} cells{}), KV {}/{}, flash attention {}, {} layers of {} on the GPU, runner {}",
+        "context: {} tokens ({sequences}), KV {}/{}, flash attention {}, {} layers of {} on the GPU, runner {}",
         thousands(layout.context_tokens),
-        layout.streams.max(settings.parallel_sequences),
-        if settings.parallel_sequences == 1 {
-            ""
-        } else {
-            "s"
-        },
-        thousands(layout.cells_per_stream),
-        if settings.kv_unified { ", unified" } else { "" },
         settings.key_type,
         settings.value_type,
         if settings.flash_attention {
@@ -549,7 +593,7 @@ fn print_table(report: &Report<'_>) -> anyhow::Result<()> {
         if machine.unified {
             writeln!(
                 out,
-                "machine: {} unified memory, GPU may wire {}; llama.cpp keeps {} free per device (--fit-target)",
+                "machine: {} unified memory, GPU may wire {}; keeping {} free per device (llama.cpp --fit-target default 1 GiB)",
                 format_bytes(machine.system_memory_bytes),
                 format_bytes(machine.gpu_share_bytes),
                 format_bytes(machine.margin_bytes)
@@ -557,7 +601,7 @@ fn print_table(report: &Report<'_>) -> anyhow::Result<()> {
         } else {
             writeln!(
                 out,
-                "machine: {} GPU memory, {} system memory; llama.cpp keeps {} free per device (--fit-target)",
+                "machine: {} GPU memory, {} system memory; keeping {} free per device (llama.cpp --fit-target default 1 GiB)",
                 format_bytes(machine.gpu_memory_bytes),
                 format_bytes(machine.system_memory_bytes),
                 format_bytes(machine.margin_bytes)
