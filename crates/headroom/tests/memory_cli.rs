@@ -197,3 +197,24 @@ fn gguf_file_sizes_like_its_config() {
         5_021_827_072
     );
 }
+
+/// Without --gpu-memory the machine is CPU-only: everything sits in system RAM.
+#[test]
+fn system_memory_only_means_cpu_inference() {
+    let config = format!("{CONFIGS}/qwen3-8b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--context",
+        "32768",
+        "--memory",
+        "16GiB",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["estimate"]["gpu_layers"], 0);
+    assert_eq!(report["estimate"]["weights"]["gpu_bytes"], 0);
+    assert_eq!(report["verdict"]["limiting"], "system_memory");
+    assert_eq!(report["verdict"]["fits"], true);
+}

@@ -355,7 +355,10 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    let estimator = Estimator::new(&model.spec, &model.weights, args.gpu_layers);
+    // A machine with system RAM only runs on the CPU: nothing is offloaded unless asked.
+    let cpu_only = args.memory.is_some() && !args.unified && args.gpu_memory.is_none();
+    let gpu_layers = args.gpu_layers.or(if cpu_only { Some(0) } else { None });
+    let estimator = Estimator::new(&model.spec, &model.weights, gpu_layers);
     let estimate = estimator.estimate(&settings)?;
     let machine = machine_from(&args);
     let mut warnings = Vec::new();
