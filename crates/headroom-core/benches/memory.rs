@@ -4,7 +4,8 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use headroom_core::memory::fit::{Machine, largest_context, macos_default_gpu_share_bytes};
+use headroom_core::hardware::macos_default_gpu_share_bytes;
+use headroom_core::memory::fit::{Machine, largest_context};
 use headroom_core::memory::{ContextSettings, Estimator, ModelWeights};
 use headroom_core::quant::{FileType, TensorType};
 use headroom_core::spec::ModelSpec;

@@ -46,7 +46,7 @@ fn qwen3_coder_at_262k_on_a_64_gb_mac() {
     assert!(stdout.contains("96.0 KiB/token"), "{stdout}");
     assert!(stdout.contains("verdict: FITS"), "{stdout}");
     assert!(
-        stdout.contains("GPU share 48.00 GiB = macOS default wired limit (approximate"),
+        stdout.contains("GPU share 48.00 GiB = macOS default wired limit"),
         "{stdout}"
     );
     assert!(stdout.contains("APPROXIMATE"), "{stdout}");
@@ -133,7 +133,7 @@ fn missing_model_is_an_error_naming_the_path() {
     let (code, _, stderr) = run(&["memory", "no-such-model.gguf"]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("no-such-model.gguf does not exist"),
+        stderr.contains("no-such-model.gguf is neither a file nor a catalog model"),
         "{stderr}"
     );
 }
@@ -217,4 +217,40 @@ fn system_memory_only_means_cpu_inference() {
     assert_eq!(report["estimate"]["weights"]["gpu_bytes"], 0);
     assert_eq!(report["verdict"]["limiting"], "system_memory");
     assert_eq!(report["verdict"]["fits"], true);
+}
+
+/// The story by name: the Ollama tag resolves through the model catalog, the Mac through the
+/// hardware catalog (64 GB unified, default GPU share).
+#[test]
+fn catalog_model_on_catalog_hardware() {
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        "qwen3-coder:30b",
+        "--context",
+        "262144",
+        "--hardware",
+        "mac-mini-m4-pro-64gb",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("KV cache            24.00 GiB"), "{stdout}");
+    assert!(stdout.contains("verdict: FITS"), "{stdout}");
+    assert!(stdout.contains("GPU may wire 48.00 GiB"), "{stdout}");
+    insta::assert_snapshot!(format!("exit {code}\n{stdout}"));
+}
+
+#[test]
+fn unknown_names_suggest_catalog_entries() {
+    let (code, _, stderr) = run(&["memory", "qwen3-codr:30b"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("neither a file nor a catalog model"),
+        "{stderr}"
+    );
+    let config = format!("{CONFIGS}/qwen3-8b.json");
+    let (code, _, stderr) = run(&["memory", &config, "--hardware", "mac-mini-m9"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("unknown --hardware `mac-mini-m9`"),
+        "{stderr}"
+    );
 }

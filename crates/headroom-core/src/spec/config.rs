@@ -52,6 +52,24 @@ struct Fields<'a> {
     text: &'a Value,
     root: &'a Value,
     prefix: &'static str,
+    defaults: &'a Value,
+}
+
+/// transformers' `Gemma3TextConfig` defaults, which Google's published Gemma 3 configs rely on
+/// (they omit head counts, head_dim, vocab_size and max_position_embeddings):
+/// `transformers/models/gemma3/configuration_gemma3.py`.
+fn gemma3_text_defaults() -> Value {
+    serde_json::json!({
+        "vocab_size": 262_208,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131_072,
+        "rms_norm_eps": 1e-6,
+        "rope_theta": 1_000_000.0,
+        "sliding_window": 4096,
+        "tie_word_embeddings": true
+    })
 }
 
 impl<'a> Fields<'a> {
@@ -60,6 +78,7 @@ impl<'a> Fields<'a> {
             .get(name)
             .filter(|value| !value.is_null())
             .or_else(|| self.root.get(name).filter(|value| !value.is_null()))
+            .or_else(|| self.defaults.get(name))
     }
 
     fn error(&self, name: &str, reason: &str) -> SpecError {
@@ -147,10 +166,16 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         Some(text @ Value::Object(_)) => (text, "text_config."),
         _ => (config, ""),
     };
+    let defaults = if arch == "gemma3" {
+        gemma3_text_defaults()
+    } else {
+        Value::Null
+    };
     let fields = Fields {
         text,
         root: config,
         prefix,
+        defaults: &defaults,
     };
     let mut metadata = Metadata::new();
     let key = |suffix: &str| format!("{arch}.{suffix}");

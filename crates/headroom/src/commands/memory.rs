@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use headroom_core::memory::fit::{
-    ContextFit, FitVerdict, Limit, Machine, largest_context, macos_default_gpu_share_bytes,
-};
+use headroom_core::hardware::macos_default_gpu_share_bytes;
+use headroom_core::memory::fit::{ContextFit, FitVerdict, Limit, Machine, largest_context};
 use headroom_core::memory::{
     ContextSettings, Estimator, MemoryEstimate, ModelWeights, WeightsSource,
 };
@@ -41,7 +40,7 @@ pub enum Runner {
 /// Arguments of `headroom memory`.
 #[derive(Debug, Args)]
 pub struct MemoryArgs {
-    /// A GGUF file, a Hugging Face config.json, or a directory holding config.json.
+    /// A GGUF file, a Hugging Face config.json (or its directory), or a catalog model name.
     pub model: PathBuf,
     /// Context in tokens (per slot for --runner ollama); default: the model's trained context.
     #[arg(long, short = 'c')]
@@ -80,11 +79,15 @@ pub struct MemoryArgs {
     #[arg(long, requires = "memory")]
     pub unified: bool,
     /// Unified only: the GPU's wired limit (`sysctl iogpu.wired_limit_mb`), e.g. 56GiB.
-    #[arg(long, value_parser = parse_size, requires = "unified")]
+    #[arg(long, value_parser = parse_size)]
     pub gpu_share: Option<u64>,
     /// Discrete GPU memory, e.g. 24GiB.
     #[arg(long, value_parser = parse_size, conflicts_with = "unified")]
     pub gpu_memory: Option<u64>,
+    /// A machine from the hardware catalog (e.g. mac-mini-m4-pro-64gb, rtx-4090); --memory sets
+    /// its system RAM when the catalog does not know it, --gpu-share its wired limit.
+    #[arg(long, conflicts_with_all = ["unified", "gpu_memory"])]
+    pub hardware: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -172,9 +175,19 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         path.to_path_buf()
     };
     if !path.exists() {
+        let name = path.to_string_lossy();
+        if let Some(model) = headroom_core::catalog::find(&name) {
+            return load_catalog_model(model, quant);
+        }
+        let suggestions = headroom_core::catalog::suggest(&name);
         bail!(
-            "{} does not exist (MODEL is a GGUF file or a config.json; catalog names come with the model catalog)",
-            path.display()
+            "{} is neither a file nor a catalog model{}",
+            path.display(),
+            if suggestions.is_empty() {
+                " (MODEL is a GGUF file, a config.json or a catalog name)".to_owned()
+            } else {
+                format!(" (did you mean {}?)", suggestions.join(", "))
+            }
         );
     }
     let mut magic = [0u8; 4];
@@ -212,16 +225,7 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         .with_context(|| format!("{} is neither a GGUF file nor JSON", path.display()))?;
     let spec =
         ModelSpec::from_config(&config).with_context(|| format!("reading {}", path.display()))?;
-    let file_type = FileType::from_name(quant).with_context(|| {
-        format!(
-            "unknown --quant `{quant}` (one of {})",
-            FileType::ALL
-                .iter()
-                .map(|kind| kind.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    let file_type = parse_file_type(quant)?;
     let tensors = quantized_tensors(&spec, file_type).with_context(|| {
         format!(
             "{}: cannot lay out the {} tensors",
@@ -237,6 +241,67 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         spec,
         source: format!("config {} as {}", path.display(), file_type),
         file_type: Some(file_type),
+    })
+}
+
+/// A catalog model: its published config.json, laid out and quantized like a GGUF of `quant`.
+fn load_catalog_model(
+    model: &headroom_core::catalog::CatalogModel,
+    quant: &str,
+) -> anyhow::Result<LoadedModel> {
+    let file_type = parse_file_type(quant)?;
+    let mut spec = ModelSpec::from_config(&model.config)
+        .with_context(|| format!("catalog model {}: reading its config", model.id))?;
+    spec.name = Some(model.name.clone());
+    let weights = match quantized_tensors(&spec, file_type) {
+        Ok(tensors) => {
+            spec.parameters = Some(headroom_core::tensors::parameter_counts(&spec, &tensors));
+            ModelWeights::from_plan(&tensors)
+        }
+        // No tensor layout for this architecture yet: parameters × bits per weight of the
+        // file type's default tensor type, marked approximate.
+        Err(_) => {
+            let total = model
+                .parameters_total
+                .as_ref()
+                .map(|count| count.count)
+                .with_context(|| {
+                    format!(
+                        "catalog model {} has no tensor layout and no parameter count",
+                        model.id
+                    )
+                })?;
+            let (block_elements, block_bytes) = file_type.default_type().block();
+            spec.parameters = Some(headroom_core::spec::ParameterCounts {
+                total,
+                active: model
+                    .parameters_active
+                    .as_ref()
+                    .map_or(total, |count| count.count),
+            });
+            ModelWeights::approximate(
+                (total as u128 * block_bytes as u128 / block_elements as u128) as u64,
+            )
+        }
+    };
+    Ok(LoadedModel {
+        spec,
+        weights,
+        source: format!("catalog {} ({}) as {}", model.id, model.hf_repo, file_type),
+        file_type: Some(file_type),
+    })
+}
+
+fn parse_file_type(quant: &str) -> anyhow::Result<FileType> {
+    FileType::from_name(quant).with_context(|| {
+        format!(
+            "unknown --quant `{quant}` (one of {})",
+            FileType::ALL
+                .iter()
+                .map(|kind| kind.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     })
 }
 
@@ -260,30 +325,76 @@ fn display_name(config: &serde_json::Value, path: &Path) -> Option<String> {
 }
 
 /// The machine described by the flags, and notes on where its figures come from.
-fn machine_from(args: &MemoryArgs) -> Option<(Machine, Vec<String>)> {
-    let memory = args.memory?;
+fn machine_from(args: &MemoryArgs) -> anyhow::Result<Option<(Machine, Vec<String>)>> {
     let mut notes = Vec::new();
-    let machine = if args.unified {
-        let share = match args.gpu_share {
-            Some(share) => {
+    let machine = if let Some(name) = &args.hardware {
+        let hardware = headroom_core::hardware::find_hardware(name).with_context(|| {
+            let suggestions = headroom_core::hardware::suggest(name);
+            format!(
+                "unknown --hardware `{name}`{}",
+                if suggestions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (did you mean {}?)", suggestions.join(", "))
+                }
+            )
+        })?;
+        let wired_limit_mb = args.gpu_share.map(|bytes| bytes / (1024 * 1024));
+        let (machine, system) = Machine::from_hardware(hardware, wired_limit_mb);
+        let machine = match (system, args.memory) {
+            (_, Some(memory)) if !machine.unified => Machine {
+                system_memory_bytes: memory,
+                ..machine
+            },
+            (None, None) => {
                 notes.push(format!(
-                    "GPU share {} (iogpu.wired_limit_mb given)",
-                    format_bytes(share)
+                    "{}: system RAM unknown, not checked (pass --memory)",
+                    hardware.name
                 ));
-                share
+                Machine {
+                    system_memory_bytes: u64::MAX / 4,
+                    ..machine
+                }
             }
-            None => {
-                let share = macos_default_gpu_share_bytes(memory);
-                notes.push(format!(
-                    "GPU share {} = macOS default wired limit (approximate: ~3/4 of RAM above 36 GiB, ~2/3 below; set --gpu-share from `sysctl iogpu.wired_limit_mb` or Metal's recommendedMaxWorkingSetSize)",
-                    format_bytes(share)
-                ));
-                share
-            }
+            _ => machine,
         };
-        Machine::unified(memory, share)
+        if machine.unified {
+            notes.push(match wired_limit_mb {
+                Some(limit) => format!("{}: GPU share {} (iogpu.wired_limit_mb={limit})", hardware.name, format_bytes(machine.gpu_share_bytes)),
+                None => format!(
+                    "{}: GPU share {} = macOS default wired limit (recommendedMaxWorkingSetSize, see the hardware catalog; raise with iogpu.wired_limit_mb)",
+                    hardware.name,
+                    format_bytes(machine.gpu_share_bytes)
+                ),
+            });
+        }
+        machine
     } else {
-        Machine::discrete(args.gpu_memory.unwrap_or(0), memory)
+        let Some(memory) = args.memory else {
+            return Ok(None);
+        };
+        if args.unified {
+            let share = match args.gpu_share {
+                Some(share) => {
+                    notes.push(format!(
+                        "GPU share {} (iogpu.wired_limit_mb given)",
+                        format_bytes(share)
+                    ));
+                    share
+                }
+                None => {
+                    let share = macos_default_gpu_share_bytes(memory);
+                    notes.push(format!(
+                        "GPU share {} = macOS default wired limit (2/3 of RAM up to 36 GiB, 3/4 above, from logged recommendedMaxWorkingSetSize values; the switch point is uncertain — set --gpu-share from `sysctl iogpu.wired_limit_mb` when you know it)",
+                        format_bytes(share)
+                    ));
+                    share
+                }
+            };
+            Machine::unified(memory, share)
+        } else {
+            Machine::discrete(args.gpu_memory.unwrap_or(0), memory)
+        }
     };
     let machine = match args.margin {
         Some(margin_bytes) => Machine {
@@ -292,7 +403,7 @@ fn machine_from(args: &MemoryArgs) -> Option<(Machine, Vec<String>)> {
         },
         None => machine,
     };
-    Some((machine, notes))
+    Ok(Some((machine, notes)))
 }
 
 #[derive(serde::Serialize)]
@@ -356,11 +467,14 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
     })?;
 
     // A machine with system RAM only runs on the CPU: nothing is offloaded unless asked.
-    let cpu_only = args.memory.is_some() && !args.unified && args.gpu_memory.is_none();
+    let cpu_only = args.memory.is_some()
+        && !args.unified
+        && args.gpu_memory.is_none()
+        && args.hardware.is_none();
     let gpu_layers = args.gpu_layers.or(if cpu_only { Some(0) } else { None });
     let estimator = Estimator::new(&model.spec, &model.weights, gpu_layers);
     let estimate = estimator.estimate(&settings)?;
-    let machine = machine_from(&args);
+    let machine = machine_from(&args)?;
     let mut warnings = Vec::new();
     let runner = match args.runner {
         Runner::LlamaServer => "llama-server",
