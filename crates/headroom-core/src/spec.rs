@@ -249,6 +249,11 @@ pub struct ModelSpec {
     /// Experts are gated with a sigmoid and a learned score bias (`expert_gating_func` = 2,
     /// DeepSeek V3 / GLM-4.5): adds an `exp_probs_b` tensor per MoE layer.
     pub expert_gating_sigmoid: bool,
+    /// Config only (GGUF files list their tensors): Q/K/V projections carry biases
+    /// (`attention_bias`, GLM-4.5), for the tensor layout.
+    pub attention_bias: bool,
+    /// Config only: per-head Q/K norms (`use_qk_norm`, GLM-4.5), for the tensor layout.
+    pub attention_qk_norm: bool,
 }
 
 /// Architectures headroom models, as llama.cpp names them.
@@ -496,6 +501,8 @@ impl ModelSpec {
             file_type,
             parameters: None,
             expert_gating_sigmoid,
+            attention_bias: false,
+            attention_qk_norm: false,
         })
     }
 
@@ -504,6 +511,8 @@ impl ModelSpec {
         let converted = metadata_from_config(config)?;
         let mut spec = ModelSpec::from_metadata(&converted.metadata)?;
         spec.tied_embeddings = Some(converted.tied_embeddings);
+        spec.attention_bias = converted.attention_bias;
+        spec.attention_qk_norm = converted.attention_qk_norm;
         if converted.llama3_rope {
             spec.rope.scaling_type = Some("llama3".to_owned());
         }

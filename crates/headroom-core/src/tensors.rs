@@ -34,7 +34,7 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 17] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 18] = [
     "llama",
     "mistral3",
     "granite",
@@ -52,6 +52,7 @@ pub const LAYOUT_ARCHITECTURES: [&str; 17] = [
     "lfm2",
     "qwen3next",
     "cohere2",
+    "glm4moe",
 ];
 
 struct Builder {
@@ -244,7 +245,7 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     builder.push(format!("{prefix}.attn_q.weight"), &[embedding, query_rows]);
                     builder.push(format!("{prefix}.attn_k.weight"), &[embedding, key_width]);
                     builder.push(format!("{prefix}.attn_v.weight"), &[embedding, value_width]);
-                    if matches!(arch, "qwen2" | "qwen2moe" | "gpt-oss") {
+                    if matches!(arch, "qwen2" | "qwen2moe" | "gpt-oss") || spec.attention_bias {
                         builder.push(format!("{prefix}.attn_q.bias"), &[query_width]);
                         builder.push(format!("{prefix}.attn_k.bias"), &[key_width]);
                         builder.push(format!("{prefix}.attn_v.bias"), &[value_width]);
@@ -258,7 +259,9 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     builder.push(format!("{prefix}.attn_output.bias"), &[embedding]);
                     builder.push(format!("{prefix}.attn_sinks.weight"), &[layer.query_heads]);
                 }
-                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next") {
+                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next")
+                    || spec.attention_qk_norm
+                {
                     builder.push(
                         format!("{prefix}.attn_q_norm.weight"),
                         &[layer.key_head_dim],
@@ -268,7 +271,8 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                         &[layer.key_head_dim],
                     );
                 }
-                if matches!(arch, "gpt-oss" | "qwen3next") {
+                // These architectures name their pre-FFN norm post_attention_norm.
+                if matches!(arch, "gpt-oss" | "qwen3next" | "glm4moe") {
                     builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
                 }
             }
@@ -277,7 +281,10 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
             builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
             builder.push(format!("{prefix}.post_ffw_norm.weight"), &[embedding]);
         }
-        if !matches!(arch, "command-r" | "cohere2" | "gpt-oss" | "qwen3next") {
+        if !matches!(
+            arch,
+            "command-r" | "cohere2" | "gpt-oss" | "qwen3next" | "glm4moe"
+        ) {
             builder.push(format!("{prefix}.ffn_norm.weight"), &[embedding]);
         }
         match (layer.has_experts, spec.experts) {
@@ -316,11 +323,11 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                         &[embedding, experts.count],
                     );
                 }
-                if arch == "deepseek2" && spec.expert_gating_sigmoid {
+                if matches!(arch, "deepseek2" | "glm4moe") && spec.expert_gating_sigmoid {
                     builder.push(format!("{prefix}.exp_probs_b.bias"), &[experts.count]);
                 }
                 let shared_width = match arch {
-                    "deepseek2" => width * experts.shared,
+                    "deepseek2" | "glm4moe" => width * experts.shared,
                     _ => experts.shared_feed_forward_length,
                 };
                 if shared_width > 0 {

@@ -15,6 +15,10 @@ pub struct ConvertedConfig {
     pub tied_embeddings: bool,
     /// Llama 3 rope scaling, written as a `rope_freqs` tensor rather than metadata.
     pub llama3_rope: bool,
+    /// `attention_bias`: Q/K/V projections carry biases.
+    pub attention_bias: bool,
+    /// `use_qk_norm`: per-head Q/K norms.
+    pub attention_qk_norm: bool,
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
@@ -494,9 +498,12 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         .or_else(|| fields.get("tie_embedding"))
         .and_then(Value::as_bool)
         .unwrap_or(tied_default);
+    let flag = |name: &str| fields.get(name).and_then(Value::as_bool).unwrap_or(false);
     Ok(ConvertedConfig {
         metadata,
         tied_embeddings,
         llama3_rope,
+        attention_bias: flag("attention_bias"),
+        attention_qk_norm: flag("use_qk_norm"),
     })
 }

@@ -166,6 +166,7 @@ struct LoadedModel {
     weights: ModelWeights,
     source: String,
     file_type: Option<FileType>,
+    notes: Vec<String>,
 }
 
 fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
@@ -218,6 +219,7 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
             spec,
             source: format!("GGUF {}", path.display()),
             file_type,
+            notes: Vec::new(),
         });
     }
     let text = fs_err::read_to_string(&path)?;
@@ -241,6 +243,7 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         spec,
         source: format!("config {} as {}", path.display(), file_type),
         file_type: Some(file_type),
+        notes: Vec::new(),
     })
 }
 
@@ -250,6 +253,7 @@ fn load_catalog_model(
     quant: &str,
 ) -> anyhow::Result<LoadedModel> {
     let file_type = parse_file_type(quant)?;
+    let mut notes = Vec::new();
     let mut spec = ModelSpec::from_config(&model.config)
         .with_context(|| format!("catalog model {}: reading its config", model.id))?;
     spec.name = Some(model.name.clone());
@@ -260,7 +264,8 @@ fn load_catalog_model(
         }
         // No tensor layout for this architecture yet: parameters × bits per weight of the
         // file type's default tensor type, marked approximate.
-        Err(_) => {
+        Err(error) => {
+            notes.push(format!("weights approximate: {error}"));
             let total = model
                 .parameters_total
                 .as_ref()
@@ -289,6 +294,7 @@ fn load_catalog_model(
         weights,
         source: format!("catalog {} ({}) as {}", model.id, model.hf_repo, file_type),
         file_type: Some(file_type),
+        notes,
     })
 }
 
@@ -493,6 +499,24 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
             "{} tokens per sequence is below the trained {}: longer prompts are truncated or rejected",
             thousands(per_slot),
             thousands(model.spec.context_length_trained)
+        ));
+    }
+    warnings.extend(model.notes.iter().cloned());
+    let layer_count = model.spec.layer_count();
+    let mtp_bytes: u64 = model
+        .weights
+        .tensors
+        .iter()
+        .filter(|tensor| matches!(tensor.role, headroom_core::memory::TensorRole::Layer(layer) if layer >= layer_count))
+        .map(|tensor| tensor.bytes)
+        .sum();
+    if mtp_bytes > 0 {
+        warnings.push(format!(
+            "{} NextN/MTP block{} ({}) not counted: llama.cpp loads {} only for MTP speculative decoding",
+            model.spec.nextn_layer_count,
+            if model.spec.nextn_layer_count == 1 { "" } else { "s" },
+            format_bytes(mtp_bytes),
+            if model.spec.nextn_layer_count == 1 { "it" } else { "them" },
         ));
     }
     if !model.weights.is_exact() {
