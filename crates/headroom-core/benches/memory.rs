@@ -24,7 +24,7 @@ fn qwen3_coder_config() -> serde_json::Value {
 fn benches(criterion: &mut Criterion) {
     let config = qwen3_coder_config();
     criterion.bench_function(
-        "full breakdown qwen3-coder-30b-a3b Q4_K_M from config",
+        "full breakdown qwen3-coder-30b-a3b Q4_K_M from the catalog config",
         |bencher| {
             bencher.iter(|| {
                 let spec = ModelSpec::from_config(std::hint::black_box(&config)).ok()?;
