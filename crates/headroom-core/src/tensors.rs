@@ -34,7 +34,7 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 18] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 19] = [
     "llama",
     "mistral3",
     "granite",
@@ -53,6 +53,7 @@ pub const LAYOUT_ARCHITECTURES: [&str; 18] = [
     "qwen3next",
     "cohere2",
     "glm4moe",
+    "llama4",
 ];
 
 struct Builder {
@@ -260,7 +261,7 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     builder.push(format!("{prefix}.attn_sinks.weight"), &[layer.query_heads]);
                 }
                 if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next")
-                    || spec.attention_qk_norm
+                    || (spec.attention_qk_norm && arch == "glm4moe")
                 {
                     builder.push(
                         format!("{prefix}.attn_q_norm.weight"),
@@ -328,6 +329,8 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                 }
                 let shared_width = match arch {
                     "deepseek2" | "glm4moe" => width * experts.shared,
+                    // Llama 4: one shared expert of the routed experts' width (src/models/llama4.cpp).
+                    "llama4" => width,
                     _ => experts.shared_feed_forward_length,
                 };
                 if shared_width > 0 {

@@ -216,7 +216,15 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     metadata.insert(key("block_count"), integer(block_count));
     metadata.insert(key("attention.head_count"), integer(heads));
 
-    let mut feed_forward = fields.u64_opt("intermediate_size")?.unwrap_or(0);
+    // Llama 4: dense layers use intermediate_size_mlp, experts intermediate_size (conversion/llama.py Llama4Model).
+    let mut feed_forward = match (arch, fields.u64_opt("intermediate_size_mlp")?) {
+        ("llama4", Some(dense)) => dense,
+        _ => fields.u64_opt("intermediate_size")?.unwrap_or(0),
+    };
+    if arch == "llama4" {
+        let step = fields.u64_opt("interleave_moe_layer_step")?.unwrap_or(1);
+        metadata.insert(key("interleave_moe_layer_step"), integer(step));
+    }
     if arch == "lfm2" {
         // conversion/lfm2.py: block_auto_adjust_ff_dim shrinks block_ff_dim to 2/3, scales and rounds up.
         let mut width = fields.u64_opt("block_ff_dim")?.unwrap_or(feed_forward);
@@ -391,8 +399,9 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         arch,
         "gemma2" | "gemma3" | "gpt-oss" | "cohere2" | "lfm2" | "llama4"
     ) {
+        // Llama 4's converter writes no window (llama.cpp forces 8192-token chunks).
         let window = if arch == "llama4" {
-            fields.u64_opt("attention_chunk_size")?
+            None
         } else {
             fields.u64_opt("sliding_window")?
         };
@@ -440,6 +449,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         let expert_width = match arch {
             // gpt-oss experts are intermediate_size wide.
             "gpt-oss" => feed_forward,
+            "llama4" => fields.u64_opt("intermediate_size")?.unwrap_or(feed_forward),
             _ => fields
                 .u64_opt("moe_intermediate_size")?
                 .unwrap_or(feed_forward),
