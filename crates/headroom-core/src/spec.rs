@@ -451,7 +451,7 @@ impl ModelSpec {
             // interleave_moe_layer_step (Llama 4): layer il is MoE iff (il + 1) % step == 0.
             let has_experts = experts.is_some_and(|spec| index as u64 >= spec.leading_dense_blocks)
                 && arch != "lfm2"
-                && (moe_step == 0 || (index as u64 + 1) % moe_step == 0);
+                && (moe_step == 0 || (index as u64 + 1).is_multiple_of(moe_step));
             let has_kv = matches!(
                 attention,
                 AttentionKind::Full
