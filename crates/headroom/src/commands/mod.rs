@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod compare;
 mod inspect;
 pub mod memory;
+mod ollama;
+pub mod plan;
+pub mod speed;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -21,6 +25,14 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
+    /// Decode and prefill speed at depth on a machine, and the timeout arithmetic.
+    Speed(Box<speed::SpeedArgs>),
+    /// Rank the hardware catalog for a model: fit, headroom, speed, price.
+    Plan(plan::PlanArgs),
+    /// Machines side by side (and a model's speed on each with --model).
+    Compare(compare::CompareArgs),
+    /// Ollama's store and server log: trained vs configured vs effective context, log events.
+    Ollama(ollama::OllamaArgs),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
@@ -28,5 +40,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Memory(args) => memory::run(args),
+        Command::Speed(args) => speed::run(*args),
+        Command::Plan(args) => plan::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Ollama(args) => ollama::run(args),
     }
 }
