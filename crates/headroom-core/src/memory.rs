@@ -358,8 +358,11 @@ fn place_weights(spec: &ModelSpec, weights: &ModelWeights, offloaded_units: u64)
         let on_gpu = match tensor.role {
             TensorRole::Input | TensorRole::Other => false,
             TensorRole::Output => output_on_gpu,
-            // NextN blocks sit past n_layer and follow the last layer.
-            TensorRole::Layer(layer) => layer.min(layer_count.saturating_sub(1)) >= first_gpu_layer,
+            // NextN / MTP blocks sit past n_layer and are not loaded unless speculative MTP
+            // decoding asks for them (common/common.h `load_mtp = false`; the loader marks
+            // them TENSOR_SKIP).
+            TensorRole::Layer(layer) if layer >= layer_count => continue,
+            TensorRole::Layer(layer) => layer >= first_gpu_layer,
         };
         if on_gpu {
             split.gpu_bytes += tensor.bytes;

@@ -246,6 +246,14 @@ pub struct ModelSpec {
     pub file_type: Option<FileType>,
     /// Parameter counts, when known (from tensors or a catalog).
     pub parameters: Option<ParameterCounts>,
+    /// Experts are gated with a sigmoid and a learned score bias (`expert_gating_func` = 2,
+    /// DeepSeek V3 / GLM-4.5): adds an `exp_probs_b` tensor per MoE layer.
+    pub expert_gating_sigmoid: bool,
+    /// Config only (GGUF files list their tensors): Q/K/V projections carry biases
+    /// (`attention_bias`, GLM-4.5), for the tensor layout.
+    pub attention_bias: bool,
+    /// Config only: per-head Q/K norms (`use_qk_norm`, GLM-4.5), for the tensor layout.
+    pub attention_qk_norm: bool,
 }
 
 /// Architectures headroom models, as llama.cpp names them.
@@ -404,6 +412,9 @@ impl ModelSpec {
             .unwrap_or(0);
         let first_shared_layer = layer_count.saturating_sub(shared_kv_layer_count);
 
+        let moe_step = metadata
+            .u64_opt(&key("interleave_moe_layer_step"))?
+            .unwrap_or(0);
         let mut layers = Vec::with_capacity(layer_count as usize);
         for index in 0..layer_count as usize {
             let is_swa = swa_layers.get(index).copied().unwrap_or(false);
@@ -416,7 +427,12 @@ impl ModelSpec {
             } else if mla.is_some() {
                 AttentionKind::Mla
             } else if is_swa {
-                let window_tokens = window.unwrap_or(0);
+                // llama4 hard-codes its chunk to 8192 tokens (src/models/llama4.cpp).
+                let window_tokens = if arch == "llama4" {
+                    8192
+                } else {
+                    window.unwrap_or(0)
+                };
                 if arch == "llama4" {
                     AttentionKind::Chunked {
                         chunk_tokens: window_tokens,
@@ -432,8 +448,10 @@ impl ModelSpec {
             } else {
                 (key_length, value_length)
             };
+            // interleave_moe_layer_step (Llama 4): layer il is MoE iff (il + 1) % step == 0.
             let has_experts = experts.is_some_and(|spec| index as u64 >= spec.leading_dense_blocks)
-                && arch != "lfm2";
+                && arch != "lfm2"
+                && (moe_step == 0 || (index as u64 + 1).is_multiple_of(moe_step));
             let has_kv = matches!(
                 attention,
                 AttentionKind::Full
@@ -467,8 +485,9 @@ impl ModelSpec {
         let file_type = metadata
             .u64_opt("general.file_type")?
             .and_then(FileType::from_gguf_id);
+        let expert_gating_sigmoid = metadata.u64_opt(&key("expert_gating_func"))? == Some(2);
         let sliding_window_tokens = if swa_layers.iter().any(|&is_swa| is_swa) {
-            window
+            if arch == "llama4" { Some(8192) } else { window }
         } else {
             None
         };
@@ -491,6 +510,9 @@ impl ModelSpec {
             tied_embeddings: None,
             file_type,
             parameters: None,
+            expert_gating_sigmoid,
+            attention_bias: false,
+            attention_qk_norm: false,
         })
     }
 
@@ -499,6 +521,11 @@ impl ModelSpec {
         let converted = metadata_from_config(config)?;
         let mut spec = ModelSpec::from_metadata(&converted.metadata)?;
         spec.tied_embeddings = Some(converted.tied_embeddings);
+        spec.attention_bias = converted.attention_bias;
+        spec.attention_qk_norm = converted.attention_qk_norm;
+        if converted.llama3_rope {
+            spec.rope.scaling_type = Some("llama3".to_owned());
+        }
         Ok(spec)
     }
 
@@ -539,8 +566,9 @@ fn swa_layers(
         "gemma3" if window.unwrap_or(0) > 0 => Some(6),
         "gpt-oss" => Some(2),
         "cohere2" => Some(4),
-        // llama4: chunked attention every layer but each 4th, unless the window is 0 (src/models/llama4.cpp).
-        "llama4" if window.unwrap_or(0) > 0 => Some(4),
+        // llama4: chunked attention (n_swa forced to 8192) on 3 of every 4 layers unless the
+        // GGUF sets sliding_window = 0 (src/models/llama4.cpp).
+        "llama4" if window != Some(0) => Some(4),
         // lfm2: every attention layer is SWA when sliding_window > 0 (src/models/lfm2.cpp).
         "lfm2" if window.unwrap_or(0) > 0 => Some(0),
         // phi3: SWA deliberately disabled even when the GGUF has a window (src/models/phi3.cpp).

@@ -5,7 +5,7 @@
 //! exact weight bytes from a config, and the tensor list for writing model-shaped GGUFs in tests.
 
 use crate::quant::{FileType, PlannedTensor, QuantContext, TensorType, assign_types};
-use crate::spec::{ModelSpec, ParameterCounts};
+use crate::spec::{AttentionKind, ModelSpec, ParameterCounts};
 
 /// Why no layout could be generated.
 #[derive(Debug, thiserror::Error)]
@@ -34,18 +34,26 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 11] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 19] = [
     "llama",
     "mistral3",
     "granite",
     "qwen2",
     "qwen3",
     "qwen3moe",
+    "qwen2moe",
     "gemma",
     "gemma2",
     "gemma3",
     "phi3",
     "command-r",
+    "gpt-oss",
+    "deepseek2",
+    "lfm2",
+    "qwen3next",
+    "cohere2",
+    "glm4moe",
+    "llama4",
 ];
 
 struct Builder {
@@ -54,9 +62,14 @@ struct Builder {
 
 impl Builder {
     fn push(&mut self, name: String, shape: &[u64]) {
-        // convert_hf_to_gguf: 1-D tensors, norms and routers are f32; other weights f16 (MOSTLY_F16 output).
-        let is_f32 =
-            shape.len() <= 1 || name.ends_with("_norm.weight") || name.contains("ffn_gate_inp");
+        // convert_hf_to_gguf (conversion/base.py prepare_tensors): 1-D tensors, norms, routers,
+        // biases and conv kernels are f32; other weights f16 (`--outtype f16`).
+        let is_f32 = shape.len() <= 1
+            || name.ends_with("_norm.weight")
+            || name.ends_with(".bias")
+            || name.contains("ffn_gate_inp")
+            || name.contains("ssm_conv1d")
+            || name.contains("shortconv.conv");
         let source_type = if is_f32 {
             TensorType::F32
         } else {
@@ -71,7 +84,8 @@ impl Builder {
     }
 }
 
-/// The unquantized tensor list (as convert_hf_to_gguf writes it with `--outtype f16`).
+/// The unquantized tensor list (as convert_hf_to_gguf writes it with `--outtype f16`), in the
+/// order llama.cpp's `load_arch_tensors` creates them.
 pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError> {
     let arch = spec.architecture.as_str();
     if !LAYOUT_ARCHITECTURES.contains(&arch) {
@@ -88,7 +102,13 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
         tensors: Vec::new(),
     };
     builder.push("token_embd.weight".to_owned(), &[embedding, vocab]);
-    builder.push("output_norm.weight".to_owned(), &[embedding]);
+    // LFM2 names its final norm token_embd_norm (llama-arch.cpp LLM_TENSOR_OUTPUT_NORM_LFM2).
+    let output_norm = if arch == "lfm2" {
+        "token_embd_norm.weight"
+    } else {
+        "output_norm.weight"
+    };
+    builder.push(output_norm.to_owned(), &[embedding]);
     if !tied {
         builder.push("output.weight".to_owned(), &[embedding, vocab]);
     }
@@ -97,46 +117,175 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
         let head_dim = spec.layers.first().map_or(0, |layer| layer.key_head_dim);
         builder.push("rope_freqs.weight".to_owned(), &[head_dim / 2]);
     }
-    for (index, layer) in spec.layers.iter().enumerate() {
+    let block_count = spec.block_count() as usize;
+    for index in 0..block_count {
+        // NextN blocks repeat the last layer's shape (plus their own projection tensors).
+        let layer = &spec.layers[index.min(spec.layers.len().saturating_sub(1))];
         let prefix = format!("blk.{index}");
         let query_width = layer.query_heads * layer.key_head_dim;
         let key_width = layer.kv_heads * layer.key_head_dim;
         let value_width = layer.kv_heads * layer.value_head_dim;
         builder.push(format!("{prefix}.attn_norm.weight"), &[embedding]);
-        if arch == "phi3" {
-            builder.push(
-                format!("{prefix}.attn_qkv.weight"),
-                &[embedding, query_width + key_width + value_width],
-            );
-        } else {
-            builder.push(format!("{prefix}.attn_q.weight"), &[embedding, query_width]);
-            builder.push(format!("{prefix}.attn_k.weight"), &[embedding, key_width]);
-            builder.push(format!("{prefix}.attn_v.weight"), &[embedding, value_width]);
-            if arch == "qwen2" {
-                builder.push(format!("{prefix}.attn_q.bias"), &[query_width]);
-                builder.push(format!("{prefix}.attn_k.bias"), &[key_width]);
-                builder.push(format!("{prefix}.attn_v.bias"), &[value_width]);
+        match (arch, layer.attention) {
+            ("lfm2", AttentionKind::Recurrent) => {
+                let cache = spec
+                    .recurrent
+                    .map_or(3, |recurrent| recurrent.short_conv_cache);
+                builder.push(
+                    format!("{prefix}.shortconv.conv.weight"),
+                    &[cache, embedding],
+                );
+                builder.push(
+                    format!("{prefix}.shortconv.in_proj.weight"),
+                    &[embedding, 3 * embedding],
+                );
+                builder.push(
+                    format!("{prefix}.shortconv.out_proj.weight"),
+                    &[embedding, embedding],
+                );
             }
-        }
-        builder.push(
-            format!("{prefix}.attn_output.weight"),
-            &[query_width, embedding],
-        );
-        if matches!(arch, "qwen3" | "qwen3moe" | "gemma3") {
-            builder.push(
-                format!("{prefix}.attn_q_norm.weight"),
-                &[layer.key_head_dim],
-            );
-            builder.push(
-                format!("{prefix}.attn_k_norm.weight"),
-                &[layer.key_head_dim],
-            );
+            ("qwen3next", AttentionKind::Recurrent) => {
+                let recurrent = spec.recurrent.unwrap_or(crate::spec::RecurrentSpec {
+                    conv_kernel: 0,
+                    inner_size: 0,
+                    state_size: 0,
+                    group_count: 0,
+                    time_step_rank: 0,
+                    short_conv_cache: 0,
+                    rwkv_head_size: 0,
+                    token_shift_count: 0,
+                    conv_state_width: 0,
+                    ssm_state_width: 0,
+                });
+                // src/models/qwen3next.cpp: head dims are ssm.state_size for K and V.
+                let key_dim = recurrent.state_size * recurrent.group_count;
+                let value_dim = recurrent.state_size * recurrent.time_step_rank;
+                builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
+                builder.push(
+                    format!("{prefix}.ssm_in.weight"),
+                    &[embedding, 2 * key_dim + 2 * value_dim],
+                );
+                builder.push(
+                    format!("{prefix}.ssm_conv1d.weight"),
+                    &[recurrent.conv_kernel, 2 * key_dim + value_dim],
+                );
+                builder.push(format!("{prefix}.ssm_dt.bias"), &[recurrent.time_step_rank]);
+                builder.push(format!("{prefix}.ssm_a"), &[recurrent.time_step_rank]);
+                builder.push(
+                    format!("{prefix}.ssm_ba.weight"),
+                    &[embedding, 2 * recurrent.time_step_rank],
+                );
+                builder.push(format!("{prefix}.ssm_norm.weight"), &[recurrent.state_size]);
+                builder.push(format!("{prefix}.ssm_out.weight"), &[value_dim, embedding]);
+            }
+            ("deepseek2", _) => {
+                let mla = spec.mla.unwrap_or(crate::spec::MlaSpec {
+                    query_lora_rank: 0,
+                    kv_lora_rank: 0,
+                    key_head_dim: 0,
+                    value_head_dim: 0,
+                    rope_dim: 0,
+                });
+                let heads = layer.query_heads;
+                let nope = mla.key_head_dim.saturating_sub(mla.rope_dim);
+                if mla.query_lora_rank > 0 {
+                    builder.push(
+                        format!("{prefix}.attn_q_a_norm.weight"),
+                        &[mla.query_lora_rank],
+                    );
+                }
+                builder.push(
+                    format!("{prefix}.attn_kv_a_norm.weight"),
+                    &[mla.kv_lora_rank],
+                );
+                if mla.query_lora_rank > 0 {
+                    builder.push(
+                        format!("{prefix}.attn_q_a.weight"),
+                        &[embedding, mla.query_lora_rank],
+                    );
+                    builder.push(
+                        format!("{prefix}.attn_q_b.weight"),
+                        &[mla.query_lora_rank, heads * mla.key_head_dim],
+                    );
+                } else {
+                    builder.push(
+                        format!("{prefix}.attn_q.weight"),
+                        &[embedding, heads * mla.key_head_dim],
+                    );
+                }
+                builder.push(
+                    format!("{prefix}.attn_kv_a_mqa.weight"),
+                    &[embedding, mla.kv_lora_rank + mla.rope_dim],
+                );
+                builder.push(
+                    format!("{prefix}.attn_k_b.weight"),
+                    &[nope, mla.kv_lora_rank, heads],
+                );
+                builder.push(
+                    format!("{prefix}.attn_v_b.weight"),
+                    &[mla.kv_lora_rank, mla.value_head_dim, heads],
+                );
+                builder.push(
+                    format!("{prefix}.attn_output.weight"),
+                    &[heads * mla.value_head_dim, embedding],
+                );
+            }
+            _ => {
+                // gpt-oss and qwen3next gate attention output: qwen3next's Q is twice as wide.
+                let query_rows = if arch == "qwen3next" {
+                    2 * query_width
+                } else {
+                    query_width
+                };
+                if arch == "phi3" {
+                    builder.push(
+                        format!("{prefix}.attn_qkv.weight"),
+                        &[embedding, query_width + key_width + value_width],
+                    );
+                } else {
+                    builder.push(format!("{prefix}.attn_q.weight"), &[embedding, query_rows]);
+                    builder.push(format!("{prefix}.attn_k.weight"), &[embedding, key_width]);
+                    builder.push(format!("{prefix}.attn_v.weight"), &[embedding, value_width]);
+                    if matches!(arch, "qwen2" | "qwen2moe" | "gpt-oss") || spec.attention_bias {
+                        builder.push(format!("{prefix}.attn_q.bias"), &[query_width]);
+                        builder.push(format!("{prefix}.attn_k.bias"), &[key_width]);
+                        builder.push(format!("{prefix}.attn_v.bias"), &[value_width]);
+                    }
+                }
+                builder.push(
+                    format!("{prefix}.attn_output.weight"),
+                    &[query_width, embedding],
+                );
+                if arch == "gpt-oss" {
+                    builder.push(format!("{prefix}.attn_output.bias"), &[embedding]);
+                    builder.push(format!("{prefix}.attn_sinks.weight"), &[layer.query_heads]);
+                }
+                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next")
+                    || (spec.attention_qk_norm && arch == "glm4moe")
+                {
+                    builder.push(
+                        format!("{prefix}.attn_q_norm.weight"),
+                        &[layer.key_head_dim],
+                    );
+                    builder.push(
+                        format!("{prefix}.attn_k_norm.weight"),
+                        &[layer.key_head_dim],
+                    );
+                }
+                // These architectures name their pre-FFN norm post_attention_norm.
+                if matches!(arch, "gpt-oss" | "qwen3next" | "glm4moe") {
+                    builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
+                }
+            }
         }
         if matches!(arch, "gemma2" | "gemma3") {
             builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
             builder.push(format!("{prefix}.post_ffw_norm.weight"), &[embedding]);
         }
-        if arch != "command-r" {
+        if !matches!(
+            arch,
+            "command-r" | "cohere2" | "gpt-oss" | "qwen3next" | "glm4moe"
+        ) {
             builder.push(format!("{prefix}.ffn_norm.weight"), &[embedding]);
         }
         match (layer.has_experts, spec.experts) {
@@ -146,6 +295,9 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     format!("{prefix}.ffn_gate_inp.weight"),
                     &[embedding, experts.count],
                 );
+                if arch == "gpt-oss" {
+                    builder.push(format!("{prefix}.ffn_gate_inp.bias"), &[experts.count]);
+                }
                 builder.push(
                     format!("{prefix}.ffn_gate_exps.weight"),
                     &[embedding, width, experts.count],
@@ -158,6 +310,46 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     format!("{prefix}.ffn_down_exps.weight"),
                     &[width, embedding, experts.count],
                 );
+                if arch == "gpt-oss" {
+                    builder.push(
+                        format!("{prefix}.ffn_gate_exps.bias"),
+                        &[width, experts.count],
+                    );
+                    builder.push(
+                        format!("{prefix}.ffn_up_exps.bias"),
+                        &[width, experts.count],
+                    );
+                    builder.push(
+                        format!("{prefix}.ffn_down_exps.bias"),
+                        &[embedding, experts.count],
+                    );
+                }
+                if matches!(arch, "deepseek2" | "glm4moe") && spec.expert_gating_sigmoid {
+                    builder.push(format!("{prefix}.exp_probs_b.bias"), &[experts.count]);
+                }
+                let shared_width = match arch {
+                    "deepseek2" | "glm4moe" => width * experts.shared,
+                    // Llama 4: one shared expert of the routed experts' width (src/models/llama4.cpp).
+                    "llama4" => width,
+                    _ => experts.shared_feed_forward_length,
+                };
+                if shared_width > 0 {
+                    if arch == "qwen3next" || arch == "qwen2moe" {
+                        builder.push(format!("{prefix}.ffn_gate_inp_shexp.weight"), &[embedding]);
+                    }
+                    builder.push(
+                        format!("{prefix}.ffn_gate_shexp.weight"),
+                        &[embedding, shared_width],
+                    );
+                    builder.push(
+                        format!("{prefix}.ffn_up_shexp.weight"),
+                        &[embedding, shared_width],
+                    );
+                    builder.push(
+                        format!("{prefix}.ffn_down_shexp.weight"),
+                        &[shared_width, embedding],
+                    );
+                }
             }
             _ => {
                 let width = layer.feed_forward_length;
@@ -169,6 +361,19 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                 }
                 builder.push(format!("{prefix}.ffn_down.weight"), &[width, embedding]);
             }
+        }
+        if index >= spec.layers.len() {
+            // NextN / MTP block extras (src/models/deepseek2.cpp, glm4-moe.cpp).
+            builder.push(
+                format!("{prefix}.nextn.eh_proj.weight"),
+                &[2 * embedding, embedding],
+            );
+            builder.push(format!("{prefix}.nextn.enorm.weight"), &[embedding]);
+            builder.push(format!("{prefix}.nextn.hnorm.weight"), &[embedding]);
+            builder.push(
+                format!("{prefix}.nextn.shared_head_norm.weight"),
+                &[embedding],
+            );
         }
     }
     Ok(builder.tensors)

@@ -8,8 +8,9 @@
 //! * the attention masks live for the whole graph: `[cells, n_ubatch]`, f16 with flash attention
 //!   and f32 without, one per cache (full and SWA);
 //! * on top of them the peak is the largest of three phases:
-//!   * a layer's FFN: `4·n_ubatch·(3·ffn_width + 5·n_embd)` (+ `n_used·n_embd` for the per-expert
-//!     down projections of a MoE layer, with `ffn_width = n_used·n_ff_exp`);
+//!   * a layer's FFN: `4·n_ubatch·(3·n_ff + 5·n_embd)`; for a MoE layer `3·n_ff` becomes
+//!     `max(3·n_used·n_ff_exp, 2·n_used·n_embd + n_embd)` (gate/up/product, or the per-expert
+//!     down outputs and their weighted copy);
 //!   * the output: logits `4·n_outputs·n_vocab` plus `20·n_ubatch·n_embd`, where
 //!     `n_outputs = min(n_outputs_max, n_ubatch)` (llama-server: n_parallel; llama-fit-params and
 //!     llama-bench: n_batch). When the logits fit in the freed full-attention mask block, ggml's
@@ -17,7 +18,9 @@
 //!   * without flash attention, the attention scores `KQ = 4·cells·n_ubatch·n_head` plus
 //!     `4·n_ubatch·(3·n_embd + 3·q_width + 2·kv_width)` (+ `2·n_embd` for Gemma's post-norms).
 //!
-//! Fitted this way every truth row is within 5% (see tests/truth.rs). CUDA and Metal reserve
+//! Fitted this way every truth row is within 5% (see tests/truth.rs), and llama-server's own
+//! reservation for gpt-oss, DeepSeek-V2-Lite, Qwen2.5, Gemma 2, LFM2, Mistral Small and
+//! Qwen3-Next model-shaped files was reproduced within a few percent (tests/llama_cpp.rs). CUDA and Metal reserve
 //! different temporaries, so the figure is labelled approximate for GPU backends.
 
 use crate::spec::{AttentionKind, ModelSpec};
@@ -52,11 +55,11 @@ pub fn compute_bytes(spec: &ModelSpec, settings: &ContextSettings, layout: &Cach
         .iter()
         .map(|layer| match (layer.has_experts, spec.experts) {
             (true, Some(experts)) => {
-                let shared = experts.shared
-                    * experts
-                        .shared_feed_forward_length
-                        .max(experts.feed_forward_length);
-                3 * (experts.used * experts.feed_forward_length + shared) + experts.used * embedding
+                // build_moe_ffn: either up, gate and the activated product ([n_ff_exp, n_used]
+                // each) are live, or the per-expert down outputs and their weighted copy
+                // ([n_embd, n_used] each) plus one n_embd row.
+                let used = experts.used;
+                (3 * used * experts.feed_forward_length).max(2 * used * embedding + embedding)
             }
             _ => 3 * layer.feed_forward_length,
         })

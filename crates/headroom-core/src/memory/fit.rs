@@ -10,6 +10,12 @@ use super::{ContextSettings, Estimator, MemoryError, MemoryEstimate, pad_context
 /// (`common/common.h`: `fit_params_target = 1024 MiB` per device, `--fit-target`).
 pub const LLAMA_CPP_FIT_MARGIN_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// Ollama's minimum reserved memory per GPU (`ml/device.go` `MinimumMemory`, 457 MiB; Metal
+/// 512 MiB), per ../shared/reference/memory-anchors.md §3. An alternative `--margin` for Ollama setups.
+pub const OLLAMA_MINIMUM_MEMORY_BYTES: u64 = 457 * 1024 * 1024;
+/// Ollama's minimum reserved memory on Metal (`ml/device.go`).
+pub const OLLAMA_MINIMUM_MEMORY_METAL_BYTES: u64 = 512 * 1024 * 1024;
+
 /// A machine's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Machine {
@@ -232,15 +238,21 @@ pub fn largest_context(
     })
 }
 
-/// The share of unified memory macOS lets the GPU wire by default, used until the hardware
-/// catalog supplies the measured figure: about 2/3 of RAM up to 36 GiB and 3/4 above.
-/// (Commonly reported values of Metal's `recommendedMaxWorkingSetSize`; unverified here — pass
-/// `iogpu.wired_limit_mb` explicitly when you know it.)
-pub fn macos_default_gpu_share_bytes(total_bytes: u64) -> u64 {
-    const GIB: u64 = 1024 * 1024 * 1024;
-    if total_bytes > 36 * GIB {
-        total_bytes / 4 * 3
-    } else {
-        total_bytes / 3 * 2
+impl Machine {
+    /// The machine of a hardware-catalog entry. `wired_limit_mb` is `sysctl iogpu.wired_limit_mb`
+    /// (unified macOS machines; `None` or 0 = the default share). `None` for system RAM when the
+    /// catalog does not know it (a discrete card alone).
+    pub fn from_hardware(
+        hardware: &crate::hardware::Hardware,
+        wired_limit_mb: Option<u64>,
+    ) -> (Machine, Option<u64>) {
+        let gpu_bytes = hardware.gpu_memory_bytes(wired_limit_mb);
+        let system = hardware.system_memory_bytes();
+        if hardware.is_unified() {
+            let total = hardware.total_device_memory_bytes();
+            (Machine::unified(total, gpu_bytes), Some(total))
+        } else {
+            (Machine::discrete(gpu_bytes, system.unwrap_or(0)), system)
+        }
     }
 }

@@ -13,6 +13,12 @@ pub struct ConvertedConfig {
     pub metadata: Metadata,
     /// `tie_word_embeddings`: no `output.weight` tensor is written.
     pub tied_embeddings: bool,
+    /// Llama 3 rope scaling, written as a `rope_freqs` tensor rather than metadata.
+    pub llama3_rope: bool,
+    /// `attention_bias`: Q/K/V projections carry biases.
+    pub attention_bias: bool,
+    /// `use_qk_norm`: per-head Q/K norms.
+    pub attention_qk_norm: bool,
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
@@ -50,6 +56,24 @@ struct Fields<'a> {
     text: &'a Value,
     root: &'a Value,
     prefix: &'static str,
+    defaults: &'a Value,
+}
+
+/// transformers' `Gemma3TextConfig` defaults, which Google's published Gemma 3 configs rely on
+/// (they omit head counts, head_dim, vocab_size and max_position_embeddings):
+/// `transformers/models/gemma3/configuration_gemma3.py`.
+fn gemma3_text_defaults() -> Value {
+    serde_json::json!({
+        "vocab_size": 262_208,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131_072,
+        "rms_norm_eps": 1e-6,
+        "rope_theta": 1_000_000.0,
+        "sliding_window": 4096,
+        "tie_word_embeddings": true
+    })
 }
 
 impl<'a> Fields<'a> {
@@ -58,6 +82,7 @@ impl<'a> Fields<'a> {
             .get(name)
             .filter(|value| !value.is_null())
             .or_else(|| self.root.get(name).filter(|value| !value.is_null()))
+            .or_else(|| self.defaults.get(name))
     }
 
     fn error(&self, name: &str, reason: &str) -> SpecError {
@@ -145,10 +170,16 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         Some(text @ Value::Object(_)) => (text, "text_config."),
         _ => (config, ""),
     };
+    let defaults = if arch == "gemma3" {
+        gemma3_text_defaults()
+    } else {
+        Value::Null
+    };
     let fields = Fields {
         text,
         root: config,
         prefix,
+        defaults: &defaults,
     };
     let mut metadata = Metadata::new();
     let key = |suffix: &str| format!("{arch}.{suffix}");
@@ -157,9 +188,12 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         MetadataValue::String(arch.to_owned()),
     );
 
-    let hidden = fields
-        .u64_required("hidden_size")
-        .or_else(|_| fields.u64_required("d_model"))?;
+    let hidden = match fields.u64_opt("hidden_size")? {
+        Some(hidden) => hidden,
+        None => fields
+            .u64_required("d_model")
+            .map_err(|_| fields.error("hidden_size", "is missing"))?,
+    };
     let main_layers = fields.u64_required("num_hidden_layers")?;
     let heads = fields.u64_opt("num_attention_heads")?.unwrap_or(0);
     let kv_heads = fields.u64_opt("num_key_value_heads")?.unwrap_or(heads);
@@ -182,7 +216,15 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     metadata.insert(key("block_count"), integer(block_count));
     metadata.insert(key("attention.head_count"), integer(heads));
 
-    let mut feed_forward = fields.u64_opt("intermediate_size")?.unwrap_or(0);
+    // Llama 4: dense layers use intermediate_size_mlp, experts intermediate_size (conversion/llama.py Llama4Model).
+    let mut feed_forward = match (arch, fields.u64_opt("intermediate_size_mlp")?) {
+        ("llama4", Some(dense)) => dense,
+        _ => fields.u64_opt("intermediate_size")?.unwrap_or(0),
+    };
+    if arch == "llama4" {
+        let step = fields.u64_opt("interleave_moe_layer_step")?.unwrap_or(1);
+        metadata.insert(key("interleave_moe_layer_step"), integer(step));
+    }
     if arch == "lfm2" {
         // conversion/lfm2.py: block_auto_adjust_ff_dim shrinks block_ff_dim to 2/3, scales and rounds up.
         let mut width = fields.u64_opt("block_ff_dim")?.unwrap_or(feed_forward);
@@ -289,6 +331,32 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         metadata.insert(key("full_attention_interval"), integer(interval));
     }
 
+    // Norm epsilons (conversion/base.py set_gguf_parameters); llama.cpp requires the one its
+    // architecture uses. Gemma 3's text config leaves rms_norm_eps at transformers' default 1e-6.
+    match fields
+        .f64_opt("rms_norm_eps")?
+        .or(fields.f64_opt("norm_eps")?)
+    {
+        Some(epsilon) => metadata.insert(
+            key("attention.layer_norm_rms_epsilon"),
+            MetadataValue::Float(epsilon),
+        ),
+        None if matches!(arch, "gemma2" | "gemma3") => metadata.insert(
+            key("attention.layer_norm_rms_epsilon"),
+            MetadataValue::Float(1e-6),
+        ),
+        None => {}
+    }
+    if let Some(epsilon) = fields
+        .f64_opt("layer_norm_eps")?
+        .or(fields.f64_opt("layer_norm_epsilon")?)
+    {
+        metadata.insert(
+            key("attention.layer_norm_epsilon"),
+            MetadataValue::Float(epsilon),
+        );
+    }
+
     // Vocabulary: the converted tokenizer has config.vocab_size entries (padded where the config pads).
     let vocab = fields.u64_required("vocab_size")?;
     metadata.insert(key("vocab_size"), integer(vocab));
@@ -296,28 +364,33 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     if let Some(theta) = fields.f64_opt("rope_theta")? {
         metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
     }
+    let mut llama3_rope = false;
     if let Some(Value::Object(scaling)) = fields.get("rope_scaling") {
         let kind = scaling
             .get("rope_type")
             .or_else(|| scaling.get("type"))
             .and_then(Value::as_str);
-        if let Some(kind) = kind {
+        // Llama 3 scaling becomes a rope_freqs tensor, not metadata (conversion/llama.py); the GGUF
+        // scaling types are none/linear/yarn/longrope (llama.cpp asserts on anything else).
+        if kind == Some("llama3") {
+            llama3_rope = true;
+        } else if let Some(kind) = kind {
             metadata.insert(
                 key("rope.scaling.type"),
                 MetadataValue::String(kind.to_owned()),
             );
-        }
-        if let Some(factor) = scaling.get("factor").and_then(Value::as_f64) {
-            metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
-        }
-        if let Some(original) = scaling
-            .get("original_max_position_embeddings")
-            .and_then(Value::as_u64)
-        {
-            metadata.insert(
-                key("rope.scaling.original_context_length"),
-                integer(original),
-            );
+            if let Some(factor) = scaling.get("factor").and_then(Value::as_f64) {
+                metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
+            }
+            if let Some(original) = scaling
+                .get("original_max_position_embeddings")
+                .and_then(Value::as_u64)
+            {
+                metadata.insert(
+                    key("rope.scaling.original_context_length"),
+                    integer(original),
+                );
+            }
         }
     }
 
@@ -326,8 +399,9 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         arch,
         "gemma2" | "gemma3" | "gpt-oss" | "cohere2" | "lfm2" | "llama4"
     ) {
+        // Llama 4's converter writes no window (llama.cpp forces 8192-token chunks).
         let window = if arch == "llama4" {
-            fields.u64_opt("attention_chunk_size")?
+            None
         } else {
             fields.u64_opt("sliding_window")?
         };
@@ -375,6 +449,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         let expert_width = match arch {
             // gpt-oss experts are intermediate_size wide.
             "gpt-oss" => feed_forward,
+            "llama4" => fields.u64_opt("intermediate_size")?.unwrap_or(feed_forward),
             _ => fields
                 .u64_opt("moe_intermediate_size")?
                 .unwrap_or(feed_forward),
@@ -391,6 +466,15 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
             if arch == "qwen3next" || arch == "qwen2moe" {
                 metadata.insert(key("expert_shared_count"), integer(1));
             }
+        }
+        // expert_gating_func: 1 softmax, 2 sigmoid (llama-hparams.h LLAMA_EXPERT_GATING_FUNC_TYPE_*).
+        let sigmoid = fields.get("scoring_func").and_then(Value::as_str) == Some("sigmoid")
+            || arch == "glm4moe";
+        if matches!(arch, "deepseek2" | "glm4moe") {
+            metadata.insert(
+                key("expert_gating_func"),
+                integer(if sigmoid { 2 } else { 1 }),
+            );
         }
         if let Some(dense) = fields.u64_opt("first_k_dense_replace")? {
             metadata.insert(key("leading_dense_block_count"), integer(dense));
@@ -421,10 +505,15 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     );
     let tied_embeddings = fields
         .get("tie_word_embeddings")
+        .or_else(|| fields.get("tie_embedding"))
         .and_then(Value::as_bool)
         .unwrap_or(tied_default);
+    let flag = |name: &str| fields.get(name).and_then(Value::as_bool).unwrap_or(false);
     Ok(ConvertedConfig {
         metadata,
         tied_embeddings,
+        llama3_rope,
+        attention_bias: flag("attention_bias"),
+        attention_qk_norm: flag("use_qk_norm"),
     })
 }

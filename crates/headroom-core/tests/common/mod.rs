@@ -78,3 +78,39 @@ pub fn model_from_config(model: &str, quant: &str) -> (ModelSpec, ModelWeights) 
     let tensors = quantized_tensors(&spec, file_type).expect("tensor plan");
     (spec, ModelWeights::from_plan(&tensors))
 }
+
+/// Models for the llama.cpp conformance test: the truth models plus one config per further
+/// architecture with a tensor layout (tests/fixtures/configs/conformance/*.json).
+pub fn conformance_configs() -> Vec<(String, serde_json::Value, FileType)> {
+    let mut cases: Vec<(String, serde_json::Value, FileType)> = [
+        "llama-3.1-8b",
+        "qwen3-8b",
+        "gemma-3-12b",
+        "qwen3-coder-30b-a3b",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), config(name), FileType::Q4_K_M))
+    .collect();
+    let directory =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/conformance");
+    if let Ok(entries) = fs_err::read_dir(&directory) {
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .collect();
+        paths.sort();
+        for path in paths
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        {
+            let name = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let value: serde_json::Value =
+                serde_json::from_str(&fs_err::read_to_string(&path).expect("read config"))
+                    .expect("parse config");
+            cases.push((name, value, FileType::Q4_K_M));
+        }
+    }
+    cases
+}

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use headroom_core::memory::fit::{
-    ContextFit, FitVerdict, Limit, Machine, largest_context, macos_default_gpu_share_bytes,
-};
+use headroom_core::hardware::macos_default_gpu_share_bytes;
+use headroom_core::memory::fit::{ContextFit, FitVerdict, Limit, Machine, largest_context};
 use headroom_core::memory::{
     ContextSettings, Estimator, MemoryEstimate, ModelWeights, WeightsSource,
 };
@@ -41,7 +40,7 @@ pub enum Runner {
 /// Arguments of `headroom memory`.
 #[derive(Debug, Args)]
 pub struct MemoryArgs {
-    /// A GGUF file, a Hugging Face config.json, or a directory holding config.json.
+    /// A GGUF file, a Hugging Face config.json (or its directory), or a catalog model name.
     pub model: PathBuf,
     /// Context in tokens (per slot for --runner ollama); default: the model's trained context.
     #[arg(long, short = 'c')]
@@ -49,9 +48,18 @@ pub struct MemoryArgs {
     /// KV cache type for K and V: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl.
     #[arg(long, default_value = "f16")]
     pub kv_type: String,
-    /// Parallel sequences (slots).
-    #[arg(long, short = 'p', default_value_t = 1)]
-    pub parallel: u64,
+    /// Parallel sequences (slots), or `auto` for llama-server's automatic 4 slots with a unified KV cache.
+    #[arg(long, short = 'p', default_value = "1")]
+    pub parallel: String,
+    /// One KV pool shared by all slots (`--kv-unified`); `--parallel auto` implies it.
+    #[arg(long)]
+    pub kv_unified: bool,
+    /// Full-size sliding-window cache (`--swa-full`).
+    #[arg(long)]
+    pub swa_full: bool,
+    /// Free memory to keep per device (default 1 GiB, llama.cpp's --fit-target; Ollama reserves 457 MiB, 512 MiB on Metal).
+    #[arg(long, value_parser = parse_size)]
+    pub margin: Option<u64>,
     /// Flash attention (llama.cpp's `auto` enables it on CUDA and Metal).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub flash_attention: Switch,
@@ -71,11 +79,15 @@ pub struct MemoryArgs {
     #[arg(long, requires = "memory")]
     pub unified: bool,
     /// Unified only: the GPU's wired limit (`sysctl iogpu.wired_limit_mb`), e.g. 56GiB.
-    #[arg(long, value_parser = parse_size, requires = "unified")]
+    #[arg(long, value_parser = parse_size)]
     pub gpu_share: Option<u64>,
     /// Discrete GPU memory, e.g. 24GiB.
     #[arg(long, value_parser = parse_size, conflicts_with = "unified")]
     pub gpu_memory: Option<u64>,
+    /// A machine from the hardware catalog (e.g. mac-mini-m4-pro-64gb, rtx-4090); --memory sets
+    /// its system RAM when the catalog does not know it, --gpu-share its wired limit.
+    #[arg(long, conflicts_with_all = ["unified", "gpu_memory"])]
+    pub hardware: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -154,6 +166,7 @@ struct LoadedModel {
     weights: ModelWeights,
     source: String,
     file_type: Option<FileType>,
+    notes: Vec<String>,
 }
 
 fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
@@ -163,9 +176,19 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         path.to_path_buf()
     };
     if !path.exists() {
+        let name = path.to_string_lossy();
+        if let Some(model) = headroom_core::catalog::find(&name) {
+            return load_catalog_model(model, quant);
+        }
+        let suggestions = headroom_core::catalog::suggest(&name);
         bail!(
-            "{} does not exist (MODEL is a GGUF file or a config.json; catalog names come with the model catalog)",
-            path.display()
+            "{} is neither a file nor a catalog model{}",
+            path.display(),
+            if suggestions.is_empty() {
+                " (MODEL is a GGUF file, a config.json or a catalog name)".to_owned()
+            } else {
+                format!(" (did you mean {}?)", suggestions.join(", "))
+            }
         );
     }
     let mut magic = [0u8; 4];
@@ -196,6 +219,7 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
             spec,
             source: format!("GGUF {}", path.display()),
             file_type,
+            notes: Vec::new(),
         });
     }
     let text = fs_err::read_to_string(&path)?;
@@ -203,16 +227,7 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         .with_context(|| format!("{} is neither a GGUF file nor JSON", path.display()))?;
     let spec =
         ModelSpec::from_config(&config).with_context(|| format!("reading {}", path.display()))?;
-    let file_type = FileType::from_name(quant).with_context(|| {
-        format!(
-            "unknown --quant `{quant}` (one of {})",
-            FileType::ALL
-                .iter()
-                .map(|kind| kind.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    let file_type = parse_file_type(quant)?;
     let tensors = quantized_tensors(&spec, file_type).with_context(|| {
         format!(
             "{}: cannot lay out the {} tensors",
@@ -228,6 +243,71 @@ fn load_model(path: &Path, quant: &str) -> anyhow::Result<LoadedModel> {
         spec,
         source: format!("config {} as {}", path.display(), file_type),
         file_type: Some(file_type),
+        notes: Vec::new(),
+    })
+}
+
+/// A catalog model: its published config.json, laid out and quantized like a GGUF of `quant`.
+fn load_catalog_model(
+    model: &headroom_core::catalog::CatalogModel,
+    quant: &str,
+) -> anyhow::Result<LoadedModel> {
+    let file_type = parse_file_type(quant)?;
+    let mut notes = Vec::new();
+    let mut spec = ModelSpec::from_config(&model.config)
+        .with_context(|| format!("catalog model {}: reading its config", model.id))?;
+    spec.name = Some(model.name.clone());
+    let weights = match quantized_tensors(&spec, file_type) {
+        Ok(tensors) => {
+            spec.parameters = Some(headroom_core::tensors::parameter_counts(&spec, &tensors));
+            ModelWeights::from_plan(&tensors)
+        }
+        // No tensor layout for this architecture yet: parameters × bits per weight of the
+        // file type's default tensor type, marked approximate.
+        Err(error) => {
+            notes.push(format!("weights approximate: {error}"));
+            let total = model
+                .parameters_total
+                .as_ref()
+                .map(|count| count.count)
+                .with_context(|| {
+                    format!(
+                        "catalog model {} has no tensor layout and no parameter count",
+                        model.id
+                    )
+                })?;
+            let (block_elements, block_bytes) = file_type.default_type().block();
+            spec.parameters = Some(headroom_core::spec::ParameterCounts {
+                total,
+                active: model
+                    .parameters_active
+                    .as_ref()
+                    .map_or(total, |count| count.count),
+            });
+            ModelWeights::approximate(
+                (total as u128 * block_bytes as u128 / block_elements as u128) as u64,
+            )
+        }
+    };
+    Ok(LoadedModel {
+        spec,
+        weights,
+        source: format!("catalog {} ({}) as {}", model.id, model.hf_repo, file_type),
+        file_type: Some(file_type),
+        notes,
+    })
+}
+
+fn parse_file_type(quant: &str) -> anyhow::Result<FileType> {
+    FileType::from_name(quant).with_context(|| {
+        format!(
+            "unknown --quant `{quant}` (one of {})",
+            FileType::ALL
+                .iter()
+                .map(|kind| kind.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     })
 }
 
@@ -251,32 +331,85 @@ fn display_name(config: &serde_json::Value, path: &Path) -> Option<String> {
 }
 
 /// The machine described by the flags, and notes on where its figures come from.
-fn machine_from(args: &MemoryArgs) -> Option<(Machine, Vec<String>)> {
-    let memory = args.memory?;
+fn machine_from(args: &MemoryArgs) -> anyhow::Result<Option<(Machine, Vec<String>)>> {
     let mut notes = Vec::new();
-    let machine = if args.unified {
-        let share = match args.gpu_share {
-            Some(share) => {
+    let machine = if let Some(name) = &args.hardware {
+        let hardware = headroom_core::hardware::find_hardware(name).with_context(|| {
+            let suggestions = headroom_core::hardware::suggest(name);
+            format!(
+                "unknown --hardware `{name}`{}",
+                if suggestions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (did you mean {}?)", suggestions.join(", "))
+                }
+            )
+        })?;
+        let wired_limit_mb = args.gpu_share.map(|bytes| bytes / (1024 * 1024));
+        let (machine, system) = Machine::from_hardware(hardware, wired_limit_mb);
+        let machine = match (system, args.memory) {
+            (_, Some(memory)) if !machine.unified => Machine {
+                system_memory_bytes: memory,
+                ..machine
+            },
+            (None, None) => {
                 notes.push(format!(
-                    "GPU share {} (iogpu.wired_limit_mb given)",
-                    format_bytes(share)
+                    "{}: system RAM unknown, not checked (pass --memory)",
+                    hardware.name
                 ));
-                share
+                Machine {
+                    system_memory_bytes: u64::MAX / 4,
+                    ..machine
+                }
             }
-            None => {
-                let share = macos_default_gpu_share_bytes(memory);
-                notes.push(format!(
-                    "GPU share {} = macOS default wired limit (approximate: ~3/4 of RAM above 36 GiB, ~2/3 below; set --gpu-share from `sysctl iogpu.wired_limit_mb` or Metal's recommendedMaxWorkingSetSize)",
-                    format_bytes(share)
-                ));
-                share
-            }
+            _ => machine,
         };
-        Machine::unified(memory, share)
+        if machine.unified {
+            notes.push(match wired_limit_mb {
+                Some(limit) => format!("{}: GPU share {} (iogpu.wired_limit_mb={limit})", hardware.name, format_bytes(machine.gpu_share_bytes)),
+                None => format!(
+                    "{}: GPU share {} = macOS default wired limit (recommendedMaxWorkingSetSize, see the hardware catalog; raise with iogpu.wired_limit_mb)",
+                    hardware.name,
+                    format_bytes(machine.gpu_share_bytes)
+                ),
+            });
+        }
+        machine
     } else {
-        Machine::discrete(args.gpu_memory.unwrap_or(0), memory)
+        let Some(memory) = args.memory else {
+            return Ok(None);
+        };
+        if args.unified {
+            let share = match args.gpu_share {
+                Some(share) => {
+                    notes.push(format!(
+                        "GPU share {} (iogpu.wired_limit_mb given)",
+                        format_bytes(share)
+                    ));
+                    share
+                }
+                None => {
+                    let share = macos_default_gpu_share_bytes(memory);
+                    notes.push(format!(
+                        "GPU share {} = macOS default wired limit (2/3 of RAM up to 36 GiB, 3/4 above, from logged recommendedMaxWorkingSetSize values; the switch point is uncertain — set --gpu-share from `sysctl iogpu.wired_limit_mb` when you know it)",
+                        format_bytes(share)
+                    ));
+                    share
+                }
+            };
+            Machine::unified(memory, share)
+        } else {
+            Machine::discrete(args.gpu_memory.unwrap_or(0), memory)
+        }
     };
-    Some((machine, notes))
+    let machine = match args.margin {
+        Some(margin_bytes) => Machine {
+            margin_bytes,
+            ..machine
+        },
+        None => machine,
+    };
+    Ok(Some((machine, notes)))
 }
 
 #[derive(serde::Serialize)]
@@ -302,14 +435,31 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
     let kv_type = TensorType::from_name(&args.kv_type)
         .with_context(|| format!("unknown --kv-type `{}`", args.kv_type))?;
     let context = args.context.unwrap_or(model.spec.context_length_trained);
-    let parallel = args.parallel.max(1);
+    let auto_slots = args.parallel.eq_ignore_ascii_case("auto");
+    let parallel = if auto_slots {
+        headroom_core::memory::LLAMA_SERVER_AUTO_SLOTS
+    } else {
+        args.parallel
+            .parse::<u64>()
+            .ok()
+            .filter(|&count| count >= 1)
+            .with_context(|| {
+                format!(
+                    "--parallel `{}` is not a positive number or `auto`",
+                    args.parallel
+                )
+            })?
+    };
     let mut settings = match args.runner {
+        Runner::LlamaServer if auto_slots => ContextSettings::llama_server(context, None),
         Runner::LlamaServer => ContextSettings::llama_server(context, Some(parallel)),
         // Ollama's num_batch default is 512 (api/types.go DefaultOptions).
         Runner::Ollama => ContextSettings::ollama(context, parallel, 512),
         Runner::FitParams => ContextSettings::fit_params(context, parallel),
     };
     settings.flash_attention = args.flash_attention == Switch::On;
+    settings.kv_unified |= args.kv_unified;
+    settings.swa_full = args.swa_full;
     settings = settings.with_cache_type(kv_type);
     settings.validate().with_context(|| {
         format!(
@@ -322,9 +472,15 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    let estimator = Estimator::new(&model.spec, &model.weights, args.gpu_layers);
+    // A machine with system RAM only runs on the CPU: nothing is offloaded unless asked.
+    let cpu_only = args.memory.is_some()
+        && !args.unified
+        && args.gpu_memory.is_none()
+        && args.hardware.is_none();
+    let gpu_layers = args.gpu_layers.or(if cpu_only { Some(0) } else { None });
+    let estimator = Estimator::new(&model.spec, &model.weights, gpu_layers);
     let estimate = estimator.estimate(&settings)?;
-    let machine = machine_from(&args);
+    let machine = machine_from(&args)?;
     let mut warnings = Vec::new();
     let runner = match args.runner {
         Runner::LlamaServer => "llama-server",
@@ -343,6 +499,24 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
             "{} tokens per sequence is below the trained {}: longer prompts are truncated or rejected",
             thousands(per_slot),
             thousands(model.spec.context_length_trained)
+        ));
+    }
+    warnings.extend(model.notes.iter().cloned());
+    let layer_count = model.spec.layer_count();
+    let mtp_bytes: u64 = model
+        .weights
+        .tensors
+        .iter()
+        .filter(|tensor| matches!(tensor.role, headroom_core::memory::TensorRole::Layer(layer) if layer >= layer_count))
+        .map(|tensor| tensor.bytes)
+        .sum();
+    if mtp_bytes > 0 {
+        warnings.push(format!(
+            "{} NextN/MTP block{} ({}) not counted: llama.cpp loads {} only for MTP speculative decoding",
+            model.spec.nextn_layer_count,
+            if model.spec.nextn_layer_count == 1 { "" } else { "s" },
+            format_bytes(mtp_bytes),
+            if model.spec.nextn_layer_count == 1 { "it" } else { "them" },
         ));
     }
     if !model.weights.is_exact() {
@@ -435,18 +609,29 @@ fn print_table(report: &Report<'_>) -> anyhow::Result<()> {
             parameters.active as f64 / 1e9
         )?;
     }
+    let sequences = if settings.kv_unified {
+        format!(
+            "{} sequence{} sharing {} cells",
+            settings.parallel_sequences,
+            if settings.parallel_sequences == 1 {
+                ""
+            } else {
+                "s"
+            },
+            thousands(layout.cells_per_stream)
+        )
+    } else {
+        format!(
+            "{} sequence{} × {} cells",
+            layout.streams,
+            if layout.streams == 1 { "" } else { "s" },
+            thousands(layout.cells_per_stream)
+        )
+    };
     writeln!(
         out,
-        "context: {} tokens ({} sequence{} × {} cells{}), KV {}/{}, flash attention {}, {} layers of {} on the GPU, runner {}",
+        "context: {} tokens ({sequences}), KV {}/{}, flash attention {}, {} layers of {} on the GPU, runner {}",
         thousands(layout.context_tokens),
-        layout.streams.max(settings.parallel_sequences),
-        if settings.parallel_sequences == 1 {
-            ""
-        } else {
-            "s"
-        },
-        thousands(layout.cells_per_stream),
-        if settings.kv_unified { ", unified" } else { "" },
         settings.key_type,
         settings.value_type,
         if settings.flash_attention {
@@ -549,7 +734,7 @@ fn print_table(report: &Report<'_>) -> anyhow::Result<()> {
         if machine.unified {
             writeln!(
                 out,
-                "machine: {} unified memory, GPU may wire {}; llama.cpp keeps {} free per device (--fit-target)",
+                "machine: {} unified memory, GPU may wire {}; keeping {} free per device (llama.cpp --fit-target default 1 GiB)",
                 format_bytes(machine.system_memory_bytes),
                 format_bytes(machine.gpu_share_bytes),
                 format_bytes(machine.margin_bytes)
@@ -557,7 +742,7 @@ fn print_table(report: &Report<'_>) -> anyhow::Result<()> {
         } else {
             writeln!(
                 out,
-                "machine: {} GPU memory, {} system memory; llama.cpp keeps {} free per device (--fit-target)",
+                "machine: {} GPU memory, {} system memory; keeping {} free per device (llama.cpp --fit-target default 1 GiB)",
                 format_bytes(machine.gpu_memory_bytes),
                 format_bytes(machine.system_memory_bytes),
                 format_bytes(machine.margin_bytes)

@@ -1,0 +1,256 @@
+//! End to end: `headroom memory` on the truth models' configs and on a model-shaped GGUF.
+
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+
+const CONFIGS: &str = "../headroom-core/tests/fixtures/configs";
+
+#[cfg(test)]
+mod helpers {
+    use super::*;
+
+    pub fn headroom() -> Command {
+        let mut command = Command::cargo_bin("headroom").unwrap();
+        command.current_dir(env!("CARGO_MANIFEST_DIR"));
+        command
+    }
+
+    pub fn run(arguments: &[&str]) -> (i32, String, String) {
+        let output = headroom().args(arguments).output().unwrap();
+        (
+            output.status.code().unwrap(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    }
+}
+
+use helpers::run;
+
+/// The story: Qwen3-Coder-30B-A3B at its trained 262,144 tokens, f16 cache, on a 64 GB Mac.
+#[test]
+fn qwen3_coder_at_262k_on_a_64_gb_mac() {
+    let config = format!("{CONFIGS}/qwen3-coder-30b-a3b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--context",
+        "262144",
+        "--memory",
+        "64GiB",
+        "--unified",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("KV cache            24.00 GiB"), "{stdout}");
+    assert!(stdout.contains("96.0 KiB/token"), "{stdout}");
+    assert!(stdout.contains("verdict: FITS"), "{stdout}");
+    assert!(
+        stdout.contains("GPU share 48.00 GiB = macOS default wired limit"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("APPROXIMATE"), "{stdout}");
+    insta::assert_snapshot!(format!("exit {code}\n{stdout}"));
+}
+
+/// Q8_0 weights: the 64 GB pool would hold it, the GPU's default 48 GiB share does not.
+#[test]
+fn warns_when_the_default_gpu_share_is_the_limit() {
+    let config = format!("{CONFIGS}/qwen3-coder-30b-a3b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--quant",
+        "Q8_0",
+        "--memory",
+        "64GiB",
+        "--unified",
+    ]);
+    assert_eq!(code, 1, "does not fit => exit 1; {stderr}");
+    assert!(stdout.contains("verdict: DOES NOT FIT"), "{stdout}");
+    assert!(
+        stdout.contains("is the limit, not the 64.00 GiB installed"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(format!("exit {code}\n{stdout}"));
+}
+
+#[test]
+fn raising_the_wired_limit_makes_it_fit() {
+    let config = format!("{CONFIGS}/qwen3-coder-30b-a3b.json");
+    let (code, stdout, _) = run(&[
+        "memory",
+        &config,
+        "--quant",
+        "Q8_0",
+        "--memory",
+        "64GiB",
+        "--unified",
+        "--gpu-share",
+        "58GiB",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("verdict: FITS"), "{stdout}");
+}
+
+#[test]
+fn gemma_partial_offload_on_a_discrete_gpu() {
+    let config = format!("{CONFIGS}/gemma-3-12b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--context",
+        "32768",
+        "--gpu-memory",
+        "12GiB",
+        "--memory",
+        "32GiB",
+        "--gpu-layers",
+        "30",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(format!("exit {code}\n{stdout}"));
+}
+
+#[test]
+fn quantized_v_without_flash_attention_is_an_error() {
+    let config = format!("{CONFIGS}/llama-3.1-8b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--kv-type",
+        "q8_0",
+        "--flash-attention",
+        "off",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("requires flash attention"), "{stderr}");
+}
+
+#[test]
+fn missing_model_is_an_error_naming_the_path() {
+    let (code, _, stderr) = run(&["memory", "no-such-model.gguf"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no-such-model.gguf is neither a file nor a catalog model"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_output_carries_every_component() {
+    let config = format!("{CONFIGS}/llama-3.1-8b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--context",
+        "8192",
+        "--json",
+        "--memory",
+        "16GiB",
+        "--gpu-memory",
+        "8GiB",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // Llama 3.1 8B: 8192 × 128 KiB = 1 GiB of f16 KV (memory-anchors §7).
+    assert_eq!(
+        report["estimate"]["kv"]["key_bytes"].as_u64().unwrap() * 2,
+        1 << 30
+    );
+    assert_eq!(report["kv_bytes_per_token"], 131_072);
+    assert_eq!(report["verdict"]["fits"], true);
+    assert_eq!(report["largest_context"].as_array().unwrap().len(), 3);
+    assert_eq!(report["compute_is_approximate"], true);
+}
+
+/// A model-shaped GGUF (sparse zeros) written with headroom's writer sizes like its config.
+#[test]
+fn gguf_file_sizes_like_its_config() {
+    let config_path = format!("{}/{CONFIGS}/qwen3-8b.json", env!("CARGO_MANIFEST_DIR"));
+    let config: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&config_path).unwrap()).unwrap();
+    let converted = headroom_core::spec::metadata_from_config(&config).unwrap();
+    let spec = headroom_core::spec::ModelSpec::from_config(&config).unwrap();
+    let tensors =
+        headroom_core::tensors::quantized_tensors(&spec, headroom_core::quant::FileType::Q4_K_M)
+            .unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("qwen3-8b-Q4_K_M.gguf");
+    headroom_core::tensors::gguf_writer(&converted.metadata, &tensors)
+        .unwrap()
+        .write_to_path(&path)
+        .unwrap();
+    let path_text = path.to_string_lossy().into_owned();
+    let (code, from_gguf, stderr) = run(&["memory", &path_text, "--context", "32768", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, from_config, _) = run(&["memory", &config_path, "--context", "32768", "--json"]);
+    let gguf: serde_json::Value = serde_json::from_str(&from_gguf).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&from_config).unwrap();
+    assert_eq!(gguf["estimate"]["kv"], config["estimate"]["kv"]);
+    assert_eq!(gguf["estimate"]["weights"], config["estimate"]["weights"]);
+    // Truth table: qwen3-8b Q4_K_M weights_bytes = 5021827072.
+    let weights = &gguf["estimate"]["weights"];
+    assert_eq!(
+        weights["gpu_bytes"].as_u64().unwrap() + weights["host_bytes"].as_u64().unwrap(),
+        5_021_827_072
+    );
+}
+
+/// Without --gpu-memory the machine is CPU-only: everything sits in system RAM.
+#[test]
+fn system_memory_only_means_cpu_inference() {
+    let config = format!("{CONFIGS}/qwen3-8b.json");
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        &config,
+        "--context",
+        "32768",
+        "--memory",
+        "16GiB",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["estimate"]["gpu_layers"], 0);
+    assert_eq!(report["estimate"]["weights"]["gpu_bytes"], 0);
+    assert_eq!(report["verdict"]["limiting"], "system_memory");
+    assert_eq!(report["verdict"]["fits"], true);
+}
+
+/// The story by name: the Ollama tag resolves through the model catalog, the Mac through the
+/// hardware catalog (64 GB unified, default GPU share).
+#[test]
+fn catalog_model_on_catalog_hardware() {
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        "qwen3-coder:30b",
+        "--context",
+        "262144",
+        "--hardware",
+        "mac-mini-m4-pro-64gb",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("KV cache            24.00 GiB"), "{stdout}");
+    assert!(stdout.contains("verdict: FITS"), "{stdout}");
+    assert!(stdout.contains("GPU may wire 48.00 GiB"), "{stdout}");
+    insta::assert_snapshot!(format!("exit {code}\n{stdout}"));
+}
+
+#[test]
+fn unknown_names_suggest_catalog_entries() {
+    let (code, _, stderr) = run(&["memory", "qwen3-codr:30b"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("neither a file nor a catalog model"),
+        "{stderr}"
+    );
+    let config = format!("{CONFIGS}/qwen3-8b.json");
+    let (code, _, stderr) = run(&["memory", &config, "--hardware", "mac-mini-m9"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("unknown --hardware `mac-mini-m9`"),
+        "{stderr}"
+    );
+}
