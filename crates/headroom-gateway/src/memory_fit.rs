@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use headroom_core::memory::fit::{Machine, largest_context, macos_default_gpu_share_bytes};
+use headroom_core::hardware::macos_default_gpu_share_bytes;
+use headroom_core::memory::fit::{Machine, largest_context};
 use headroom_core::memory::{ContextSettings, Estimator, ModelWeights};
 use headroom_core::quant::TensorType;
 use headroom_core::spec::ModelSpec;
