@@ -6,3 +6,5 @@ pub mod memory;
 pub mod quant;
 pub mod spec;
 pub mod tensors;
+pub mod doctor;
+pub mod fix;
