@@ -28,7 +28,9 @@ pub const TIMEOUT_MARGIN: f64 = 0.25;
 #[derive(Debug, thiserror::Error)]
 pub enum FixError {
     /// The file changed between reading and writing.
-    #[error("{path}: changed since it was read; run the command again to prescribe from the new content")]
+    #[error(
+        "{path}: changed since it was read; run the command again to prescribe from the new content"
+    )]
     ChangedSinceRead {
         /// The file.
         path: PathBuf,
@@ -148,7 +150,7 @@ pub fn target_context(analysis: &Analysis<'_>) -> Option<ContextTarget> {
                 per_slot_tokens: wanted,
                 kv_type: *kv,
                 parallel,
-                    limited_by_memory: false,
+                limited_by_memory: false,
                 reason: if *kv == analysis.kv_type {
                     format!("{why}; it fits in memory")
                 } else {
@@ -319,7 +321,10 @@ pub fn prescribe(analysis: &Analysis<'_>, directory: &Path) -> Result<Prescripti
     if let Some(target) = &target {
         let changes_window = target.per_slot_tokens != analysis.num_ctx_tokens
             || (analysis.endpoint == Endpoint::OpenAiCompatible
-                && facts.client.as_ref().is_some_and(|client| client.num_ctx.is_some())
+                && facts
+                    .client
+                    .as_ref()
+                    .is_some_and(|client| client.num_ctx.is_some())
                 && facts
                     .modelfile
                     .as_ref()
@@ -339,11 +344,8 @@ pub fn prescribe(analysis: &Analysis<'_>, directory: &Path) -> Result<Prescripti
                 None => {
                     let from = facts.model_name().unwrap_or("MODEL");
                     let path = directory.join("Modelfile");
-                    let modelfile = Modelfile::parse(&format!("FROM {from}\n")).map_err(|_| {
-                        FixError::Exists {
-                            path: path.clone(),
-                        }
-                    })?;
+                    let modelfile = Modelfile::parse(&format!("FROM {from}\n"))
+                        .map_err(|_| FixError::Exists { path: path.clone() })?;
                     (path, None, modelfile)
                 }
             };
@@ -360,17 +362,18 @@ pub fn prescribe(analysis: &Analysis<'_>, directory: &Path) -> Result<Prescripti
                 .unwrap_or("model")
                 .to_owned();
             let tag = honest_tag(&base, target.per_slot_tokens);
-            prescription.create_command = Some(format!(
-                "ollama create {tag} -f {}",
-                path.display()
-            ));
+            prescription.create_command =
+                Some(format!("ollama create {tag} -f {}", path.display()));
             prescription.tag = Some(tag.clone());
             prescription.modelfile = Some(FileChange {
                 path,
                 original,
                 text: modelfile.text().to_owned(),
             });
-            if let Some(model) = facts.client.as_ref().and_then(|client| client.model.as_ref())
+            if let Some(model) = facts
+                .client
+                .as_ref()
+                .and_then(|client| client.model.as_ref())
                 && model.value != tag
             {
                 prescription.client.push(Change {
@@ -485,12 +488,26 @@ pub fn set_toml_top_level(text: &str, key: &str, value: &str) -> String {
             let name = words.next().unwrap_or_default().trim();
             if name == key && words.next().is_some() {
                 let indent = &line[..line.len() - trimmed.len()];
+                let head = format!("{indent}{key} = {value}");
+                // Keep a trailing comment at its column when the new value leaves room.
                 let comment = line
                     .find(" #")
-                    .map(|index| line[index..].trim_end_matches(['\n', '\r']))
-                    .unwrap_or("");
+                    .map(|index| {
+                        let hash = index + 1;
+                        let spaces = if head.len() < hash {
+                            hash - head.len()
+                        } else {
+                            1
+                        };
+                        format!(
+                            "{}{}",
+                            " ".repeat(spaces),
+                            line[hash..].trim_end_matches(['\n', '\r'])
+                        )
+                    })
+                    .unwrap_or_default();
                 let newline = if line.ends_with('\n') { "\n" } else { "" };
-                out.push_str(&format!("{indent}{key} = {value}{comment}{newline}"));
+                out.push_str(&format!("{head}{comment}{newline}"));
                 done = true;
                 continue;
             }
@@ -637,10 +654,22 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
             end = changed[index] + CONTEXT + 1;
         }
         let end = end.min(edits.len());
-        let old_start = edits[..start].iter().filter(|(kind, _)| *kind != '+').count();
-        let new_start = edits[..start].iter().filter(|(kind, _)| *kind != '-').count();
-        let old_count = edits[start..end].iter().filter(|(kind, _)| *kind != '+').count();
-        let new_count = edits[start..end].iter().filter(|(kind, _)| *kind != '-').count();
+        let old_start = edits[..start]
+            .iter()
+            .filter(|(kind, _)| *kind != '+')
+            .count();
+        let new_start = edits[..start]
+            .iter()
+            .filter(|(kind, _)| *kind != '-')
+            .count();
+        let old_count = edits[start..end]
+            .iter()
+            .filter(|(kind, _)| *kind != '+')
+            .count();
+        let new_count = edits[start..end]
+            .iter()
+            .filter(|(kind, _)| *kind != '-')
+            .count();
         out.push_str(&format!(
             "@@ -{},{old_count} +{},{new_count} @@\n",
             old_start + 1,
@@ -664,8 +693,14 @@ mod tests {
 
     #[test]
     fn honest_tag_replaces_the_size_label() {
-        assert_eq!(honest_tag("qwen3-coder:30b-v-128k", 262_144), "qwen3-coder:30b-262k");
-        assert_eq!(honest_tag("qwen3-coder:30b", 262_144), "qwen3-coder:30b-262k");
+        assert_eq!(
+            honest_tag("qwen3-coder:30b-v-128k", 262_144),
+            "qwen3-coder:30b-262k"
+        );
+        assert_eq!(
+            honest_tag("qwen3-coder:30b", 262_144),
+            "qwen3-coder:30b-262k"
+        );
         assert_eq!(honest_tag("qwen3:8b", 32_768), "qwen3:8b-32k");
         assert_eq!(honest_tag("llama3.1", 65_536), "llama3.1:65k");
     }

@@ -18,9 +18,21 @@ use headroom_gguf::Value;
 
 /// (bundle directory, catalog id, file name).
 const HEADERS: &[(&str, &str, &str)] = &[
-    ("clarity", "qwen3-coder-30b-a3b", "Qwen3-Coder-30B-A3B-Instruct-Q4_K_M.header.gguf"),
-    ("parallel-slots", "llama-3.1-8b", "Llama-3.1-8B-Instruct-Q4_K_M.header.gguf"),
-    ("does-not-fit", "llama-3.3-70b", "Llama-3.3-70B-Instruct-Q4_K_M.header.gguf"),
+    (
+        "clarity",
+        "qwen3-coder-30b-a3b",
+        "Qwen3-Coder-30B-A3B-Instruct-Q4_K_M.header.gguf",
+    ),
+    (
+        "parallel-slots",
+        "llama-3.1-8b",
+        "Llama-3.1-8B-Instruct-Q4_K_M.header.gguf",
+    ),
+    (
+        "does-not-fit",
+        "llama-3.3-70b",
+        "Llama-3.3-70B-Instruct-Q4_K_M.header.gguf",
+    ),
     ("openai-v1", "qwen3-8b", "Qwen3-8B-Q4_K_M.header.gguf"),
     ("healthy", "qwen3-8b", "Qwen3-8B-Q4_K_M.header.gguf"),
 ];
@@ -41,7 +53,10 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("no general.file_type id for {}", file_type.name()))?;
         let writer = gguf_writer(&converted.metadata, &tensors)?
             .metadata("general.name", Value::String(model.name.clone()))
-            .metadata("general.file_type", Value::U32(u32::try_from(file_type_id)?));
+            .metadata(
+                "general.file_type",
+                Value::U32(u32::try_from(file_type_id)?),
+            );
         let directory = examples_dir().join(bundle);
         if !directory.is_dir() {
             bail!("{} does not exist", directory.display());

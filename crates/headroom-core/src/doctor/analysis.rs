@@ -149,9 +149,15 @@ impl Scenario {
                 format::bytes(machine.machine.system_memory_bytes)
             )
         } else if machine.machine.gpu_memory_bytes > 0 {
-            format!("{} of GPU memory", format::bytes(verdict.gpu_capacity_bytes))
+            format!(
+                "{} of GPU memory",
+                format::bytes(verdict.gpu_capacity_bytes)
+            )
         } else {
-            format!("{} of system memory", format::bytes(verdict.host_capacity_bytes))
+            format!(
+                "{} of system memory",
+                format::bytes(verdict.host_capacity_bytes)
+            )
         };
         if verdict.fits {
             format!(
@@ -411,7 +417,10 @@ impl<'a> Analysis<'a> {
                 None
             }
         });
-        let family = facts.model.as_ref().map(|model| model.spec.architecture.as_str());
+        let family = facts
+            .model
+            .as_ref()
+            .map(|model| model.spec.architecture.as_str());
         let effective = effective_context(&ContextQuery {
             version: &version,
             endpoint,
@@ -431,7 +440,9 @@ impl<'a> Analysis<'a> {
         let set_by_files =
             modelfile_num_ctx.is_some() || honoured_request || environment.context_length > 0;
         let (num_ctx_tokens, num_ctx_evidence) = match (&observed, set_by_files) {
-            (Some(observed), false) => (observed.per_slot_tokens(), Some(observed.evidence.clone())),
+            (Some(observed), false) => {
+                (observed.per_slot_tokens(), Some(observed.evidence.clone()))
+            }
             _ => {
                 let evidence = if let Some(num_ctx) = facts
                     .client
@@ -604,11 +615,8 @@ impl<'a> Analysis<'a> {
             if self.truncations.is_empty() {
                 checks.push("no truncated or refused prompts in the log".to_owned());
             }
-            if self.loads.len() <= 1 && self.unloads.is_empty() {
-                checks.push(format!(
-                    "the model was loaded {} in the log, never unloaded",
-                    if self.loads.len() == 1 { "once" } else { "zero times" }
-                ));
+            if self.loads.len() == 1 && self.unloads.is_empty() {
+                checks.push("the model was loaded once in the log, never unloaded".to_owned());
             }
             if self.out_of_memory.is_empty() && self.partial_offload.is_empty() {
                 checks.push("no out-of-memory or partial-offload lines in the log".to_owned());
@@ -638,12 +646,13 @@ impl<'a> Analysis<'a> {
             missing.push("truncations, timeouts and reloads: no server log".to_owned());
         }
         match &self.facts.client {
-            None => missing.push(
-                "the client's timeout and API: no client.toml".to_owned(),
-            ),
+            None => missing.push("the client's timeout and API: no client.toml".to_owned()),
             Some(client) => {
                 if client.timeout_seconds.is_none() {
-                    missing.push("prefill against the timeout: client.toml has no timeout_seconds".to_owned());
+                    missing.push(
+                        "prefill against the timeout: client.toml has no timeout_seconds"
+                            .to_owned(),
+                    );
                 } else if self.prefill.is_none() {
                     missing.push("prefill against the timeout: no prefill rate (no [[timings]] in client.toml, no prefill_tokens_per_second; the speed model has not landed)".to_owned());
                 }
@@ -688,7 +697,10 @@ impl<'a> Analysis<'a> {
             inputs.push(format!("client: {}", client.path));
         }
         if let Some(machine) = &facts.machine {
-            inputs.push(format!("machine: {} ({})", machine.name, machine.evidence.file));
+            inputs.push(format!(
+                "machine: {} ({})",
+                machine.name, machine.evidence.file
+            ));
         }
         inputs.push(format!(
             "Ollama: v{}{}",
@@ -711,12 +723,15 @@ fn memory_view(
     let machine = &facts.machine.as_ref()?.machine;
     let estimator = Estimator::new(&model.spec, &model.weights, None);
     let settings_for = |per_slot: u64, slots: u64, kv: TensorType| {
-        let mut settings = ContextSettings::ollama(per_slot, slots, OLLAMA_NUM_BATCH).with_cache_type(kv);
+        let mut settings =
+            ContextSettings::ollama(per_slot, slots, OLLAMA_NUM_BATCH).with_cache_type(kv);
         settings.flash_attention = flash_attention || kv.is_quantized();
         settings
     };
     let scenario = |per_slot: u64, slots: u64, kv: TensorType| -> Option<Scenario> {
-        let estimate = estimator.estimate(&settings_for(per_slot, slots, kv)).ok()?;
+        let estimate = estimator
+            .estimate(&settings_for(per_slot, slots, kv))
+            .ok()?;
         let verdict = machine.verdict(&estimate);
         Some(Scenario {
             per_slot_tokens: per_slot,

@@ -21,8 +21,7 @@ use crate::spec::ModelSpec;
 
 use super::Evidence;
 use super::facts::{
-    ClientFacts, Facts, Located, LogFacts, MachineFacts, ModelFacts, ModelfileFacts,
-    ServerFacts,
+    ClientFacts, Facts, Located, LogFacts, MachineFacts, ModelFacts, ModelfileFacts, ServerFacts,
 };
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -105,7 +104,10 @@ pub enum BundleError {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |index| before.len() - index - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |index| before.len() - index - 1)
+        + 1;
     (line, column)
 }
 
@@ -334,7 +336,10 @@ fn read_log(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
         file.seek(SeekFrom::Start(size - MAX_LOG_BYTES))?;
         let mut bytes = Vec::new();
         file.take(MAX_LOG_BYTES).read_to_end(&mut bytes)?;
-        let start = bytes.iter().position(|byte| *byte == b'\n').map_or(0, |index| index + 1);
+        let start = bytes
+            .iter()
+            .position(|byte| *byte == b'\n')
+            .map_or(0, |index| index + 1);
         facts.warnings.push(format!(
             "{}: {} bytes; only the last {} MiB were read (line numbers count from there)",
             display(path),
@@ -427,9 +432,12 @@ pub fn server_config_variables(line: &str) -> BTreeMap<String, String> {
     let body = body.rsplit_once("]\"").map_or(body, |(inside, _)| inside);
     let mut current: Option<(String, String)> = None;
     for word in body.split(' ') {
-        let starts_variable = word
-            .split_once(':')
-            .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+        let starts_variable = word.split_once(':').is_some_and(|(name, _)| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        });
         if starts_variable && let Some((name, value)) = word.split_once(':') {
             if let Some((name, value)) = current.take() {
                 variables.insert(name, value);
@@ -449,10 +457,17 @@ pub fn server_config_variables(line: &str) -> BTreeMap<String, String> {
 
 fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
     let text = fs_err::read_to_string(path)?;
-    let file: ClientFile = toml::from_str(&text).map_err(|error| toml_error(path, &text, &error))?;
+    let file: ClientFile =
+        toml::from_str(&text).map_err(|error| toml_error(path, &text, &error))?;
     let path_text = display(path);
     let line_of = |span: std::ops::Range<usize>| line_column(&text, span.start).0;
-    let source_line = |line: usize| text.lines().nth(line - 1).unwrap_or_default().trim().to_owned();
+    let source_line = |line: usize| {
+        text.lines()
+            .nth(line - 1)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
     let located = |span: std::ops::Range<usize>, key: &str| {
         let line = line_of(span);
         Evidence::key(path_text.clone(), Some(line as u64), key, source_line(line))
@@ -475,7 +490,12 @@ fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
         }
         None => Located::new(
             Endpoint::Native,
-            Evidence::key(path_text.clone(), None, "api", "api not given: native assumed"),
+            Evidence::key(
+                path_text.clone(),
+                None,
+                "api",
+                "api not given: native assumed",
+            ),
         ),
     };
     if let Some(timeout) = &file.timeout_seconds
@@ -523,8 +543,12 @@ fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
             let value = timing.get_ref().clone();
             let text = format!(
                 "[[timings]] prompt_eval_count = {}, prompt_eval_duration = {} ns",
-                value.prompt_eval_count.map_or("?".to_owned(), |count| count.to_string()),
-                value.prompt_eval_duration.map_or("?".to_owned(), |duration| duration.to_string())
+                value
+                    .prompt_eval_count
+                    .map_or("?".to_owned(), |count| count.to_string()),
+                value
+                    .prompt_eval_duration
+                    .map_or("?".to_owned(), |duration| duration.to_string())
             );
             Located::new(
                 value,
@@ -540,7 +564,10 @@ fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
             .map(|model| Located::new(model.get_ref().clone(), located(model.span(), "model"))),
         api,
         timeout_seconds: file.timeout_seconds.as_ref().map(|timeout| {
-            Located::new(*timeout.get_ref(), located(timeout.span(), "timeout_seconds"))
+            Located::new(
+                *timeout.get_ref(),
+                located(timeout.span(), "timeout_seconds"),
+            )
         }),
         num_ctx: take_u64(&file.num_ctx, "num_ctx"),
         parallel_requests: take_u64(&file.parallel_requests, "parallel_requests"),
@@ -548,19 +575,27 @@ fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
         observed_prompt_tokens: observed,
         timings,
         prefill_tokens_per_second: file.prefill_tokens_per_second.as_ref().map(|rate| {
-            Located::new(*rate.get_ref(), located(rate.span(), "prefill_tokens_per_second"))
+            Located::new(
+                *rate.get_ref(),
+                located(rate.span(), "prefill_tokens_per_second"),
+            )
         }),
     });
     if let Some(server) = &file.server {
         if let Some(version) = &server.version {
-            let parsed = version.get_ref().parse::<Version>().map_err(|_| BundleError::Value {
-                path: path.to_path_buf(),
-                line: line_of(version.span()),
-                key: "server.version".to_owned(),
-                message: format!("`{}` is not a version like 0.15.5", version.get_ref()),
-            })?;
-            facts.server.version =
-                Some(Located::new(parsed, located(version.span(), "server.version")));
+            let parsed = version
+                .get_ref()
+                .parse::<Version>()
+                .map_err(|_| BundleError::Value {
+                    path: path.to_path_buf(),
+                    line: line_of(version.span()),
+                    key: "server.version".to_owned(),
+                    message: format!("`{}` is not a version like 0.15.5", version.get_ref()),
+                })?;
+            facts.server.version = Some(Located::new(
+                parsed,
+                located(version.span(), "server.version"),
+            ));
         }
         if !server.env.is_empty() {
             let mut map = BTreeMap::new();
@@ -599,7 +634,11 @@ fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
         if number.is_finite() && number > 0.0 && number < 1e7 {
             Ok((number * GIB) as u64)
         } else {
-            Err(bad(value.span(), key, "must be a positive size in GiB".to_owned()))
+            Err(bad(
+                value.span(),
+                key,
+                "must be a positive size in GiB".to_owned(),
+            ))
         }
     };
     let share_override = file
@@ -629,15 +668,25 @@ fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
             display(path),
             Some(line as u64),
             "catalog",
-            text.lines().nth(line - 1).unwrap_or_default().trim().to_owned(),
+            text.lines()
+                .nth(line - 1)
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
         );
         let total = hardware.total_device_memory_bytes();
         let (machine, note) = if hardware.kind == MemoryKind::Unified {
             let share = share_override.unwrap_or_else(|| hardware.gpu_memory_bytes(None));
             let note = if share_override.is_some() {
-                format!("GPU share {} (gpu_share_gib in machine.toml)", super::format::bytes(share))
+                format!(
+                    "GPU share {} (gpu_share_gib in machine.toml)",
+                    super::format::bytes(share)
+                )
             } else if share == total {
-                format!("the GPU may use all {} of unified memory", super::format::bytes(total))
+                format!(
+                    "the GPU may use all {} of unified memory",
+                    super::format::bytes(total)
+                )
             } else {
                 format!(
                     "GPU share {} = macOS's default wired limit for {} (3/4 above 36 GiB, 2/3 below; `sudo sysctl iogpu.wired_limit_mb` raises it)",
@@ -677,11 +726,16 @@ fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
         display(path),
         Some(line as u64),
         "memory_gib",
-        text.lines().nth(line - 1).unwrap_or_default().trim().to_owned(),
+        text.lines()
+            .nth(line - 1)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     );
     let (machine, note, name) = match kind {
         "unified" => {
-            let share = share_override.unwrap_or_else(|| macos_default_gpu_share_bytes(memory_bytes));
+            let share =
+                share_override.unwrap_or_else(|| macos_default_gpu_share_bytes(memory_bytes));
             let note = format!(
                 "GPU share {} of {} unified memory ({})",
                 super::format::bytes(share),
@@ -717,7 +771,11 @@ fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
         }
         other => {
             let span = file.kind.as_ref().map_or(0..0, Spanned::span);
-            return Err(bad(span, "kind", format!("`{other}` is not \"unified\" or \"discrete\"")));
+            return Err(bad(
+                span,
+                "kind",
+                format!("`{other}` is not \"unified\" or \"discrete\""),
+            ));
         }
     };
     Ok(MachineFacts {
@@ -737,7 +795,10 @@ mod tests {
     fn reads_the_server_config_line() {
         let line = r#"time=2026-02-18T09:12:01.000+01:00 level=INFO source=routes.go:1331 msg="server config" env="map[HTTPS_PROXY: OLLAMA_CONTEXT_LENGTH:0 OLLAMA_KEEP_ALIVE:5m0s OLLAMA_NUM_PARALLEL:4 OLLAMA_ORIGINS:[http://localhost https://localhost] OLLAMA_KV_CACHE_TYPE:]""#;
         let variables = server_config_variables(line);
-        assert_eq!(variables.get("OLLAMA_NUM_PARALLEL").map(String::as_str), Some("4"));
+        assert_eq!(
+            variables.get("OLLAMA_NUM_PARALLEL").map(String::as_str),
+            Some("4")
+        );
         assert_eq!(
             variables.get("OLLAMA_ORIGINS").map(String::as_str),
             Some("[http://localhost https://localhost]")
@@ -754,7 +815,10 @@ mod tests {
         )
         .unwrap();
         let error = read_bundle(directory.path()).unwrap_err().to_string();
-        assert!(error.ends_with("client.toml:2: `api`: `grpc` is not \"native\" or \"openai\""), "{error}");
+        assert!(
+            error.ends_with("client.toml:2: `api`: `grpc` is not \"native\" or \"openai\""),
+            "{error}"
+        );
     }
 
     #[test]
@@ -762,6 +826,9 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         fs_err::write(directory.path().join("client.toml"), "timeout = 300\n").unwrap();
         let error = read_bundle(directory.path()).unwrap_err().to_string();
-        assert!(error.contains("client.toml:1:1: unknown field `timeout`"), "{error}");
+        assert!(
+            error.contains("client.toml:1:1: unknown field `timeout`"),
+            "{error}"
+        );
     }
 }

@@ -69,7 +69,9 @@ pub struct ServerFacts {
 impl ServerFacts {
     /// Where a variable was set, if it was.
     pub fn variable(&self, name: &str) -> Option<&Located<(String, String)>> {
-        self.variables.iter().find(|variable| variable.value.0 == name)
+        self.variables
+            .iter()
+            .find(|variable| variable.value.0 == name)
     }
 }
 

@@ -56,13 +56,29 @@ macro_rules! rule {
 
 /// Every rule, root causes first.
 pub const RULES: &[Rule] = &[
-    rule!(ctx001_context_below_trained, "CTX001", "context-below-trained"),
-    rule!(ctx003_openai_ignores_num_ctx, "CTX003", "openai-ignores-num-ctx"),
+    rule!(
+        ctx001_context_below_trained,
+        "CTX001",
+        "context-below-trained"
+    ),
+    rule!(
+        ctx003_openai_ignores_num_ctx,
+        "CTX003",
+        "openai-ignores-num-ctx"
+    ),
     rule!(mem004_hardware_limit, "MEM004", "hardware-limit"),
-    rule!(mem001_context_does_not_fit, "MEM001", "context-does-not-fit"),
+    rule!(
+        mem001_context_does_not_fit,
+        "MEM001",
+        "context-does-not-fit"
+    ),
     rule!(mem002_parallel_slots, "MEM002", "parallel-slots"),
     rule!(ctx002_prompts_truncated, "CTX002", "prompts-truncated"),
-    rule!(time001_prefill_exceeds_timeout, "TIME001", "prefill-exceeds-timeout"),
+    rule!(
+        time001_prefill_exceeds_timeout,
+        "TIME001",
+        "prefill-exceeds-timeout"
+    ),
     rule!(mem003_kv_cache_type, "MEM003", "kv-cache-type"),
     rule!(load001_model_reloads, "LOAD001", "model-reloads"),
 ];
@@ -85,7 +101,11 @@ mod tests {
     fn every_rule_explains_what_why_and_fix() {
         for rule in RULES {
             let text = rule.explanation();
-            assert!(text.starts_with(rule.code), "{} doc starts with its code", rule.code);
+            assert!(
+                text.starts_with(rule.code),
+                "{} doc starts with its code",
+                rule.code
+            );
             for section in ["Why it matters", "Fix"] {
                 assert!(text.contains(section), "{} doc has `{section}`", rule.code);
             }

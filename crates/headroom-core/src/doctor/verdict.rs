@@ -35,7 +35,10 @@ pub fn verdict(analysis: &Analysis<'_>, findings: &[Finding]) -> Verdict {
     let hardware_limit = findings.iter().any(|finding| finding.code == "MEM004");
     let target = target_context(analysis);
     let (hardware_ok, hardware) = if hardware_limit {
-        (Some(false), "Your hardware is the limit for this model.".to_owned())
+        (
+            Some(false),
+            "Your hardware is the limit for this model.".to_owned(),
+        )
     } else {
         match (&analysis.memory, &target) {
             (Some(_), Some(target)) if !target.limited_by_memory => {
@@ -99,8 +102,14 @@ pub fn verdict(analysis: &Analysis<'_>, findings: &[Finding]) -> Verdict {
             facts.push(format!(
                 "the largest prompt seen ({} tokens) is read in {} of the client's {} timeout",
                 format::tokens(prompt.value),
-                format::seconds(seconds).split(" (").next().unwrap_or_default(),
-                format::seconds(timeout).split(" (").next().unwrap_or_default()
+                format::seconds(seconds)
+                    .split(" (")
+                    .next()
+                    .unwrap_or_default(),
+                format::seconds(timeout)
+                    .split(" (")
+                    .next()
+                    .unwrap_or_default()
             ));
         }
         text.push_str(": ");
@@ -117,7 +126,9 @@ pub fn verdict(analysis: &Analysis<'_>, findings: &[Finding]) -> Verdict {
         };
     }
     let mut clauses: Vec<String> = Vec::new();
-    if hardware_limit && let Some(finding) = findings.iter().find(|finding| finding.code == "MEM004") {
+    if hardware_limit
+        && let Some(finding) = findings.iter().find(|finding| finding.code == "MEM004")
+    {
         clauses.push(finding.verdict_clause.clone());
     }
     for finding in &problems {
@@ -140,7 +151,7 @@ pub fn verdict(analysis: &Analysis<'_>, findings: &[Finding]) -> Verdict {
             "CTX001" | "CTX003" | "TIME001" | "MEM001" | "MEM002" | "MEM003"
         )
     });
-    let action = if fixable {
+    let action = if fixable && !hardware_limit {
         let origin = &analysis.facts.origin;
         if origin.is_empty() || origin.starts_with("http") {
             " Run `headroom fix` to write the fix.".to_owned()

@@ -31,7 +31,8 @@ const EVIDENCE_CHARACTERS: usize = 170;
 
 /// Reads the bundle and diagnoses it.
 pub fn report_for(bundle: &std::path::Path) -> anyhow::Result<Report> {
-    let facts = read_bundle(bundle).with_context(|| format!("reading the bundle {}", bundle.display()))?;
+    let facts =
+        read_bundle(bundle).with_context(|| format!("reading the bundle {}", bundle.display()))?;
     Ok(diagnose(&facts))
 }
 
@@ -84,7 +85,11 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
 fn evidence_line(evidence: &Evidence) -> String {
     let mut text = evidence.text.trim().to_owned();
     if text.chars().count() > EVIDENCE_CHARACTERS {
-        text = text.chars().take(EVIDENCE_CHARACTERS - 1).collect::<String>() + "…";
+        text = text
+            .chars()
+            .take(EVIDENCE_CHARACTERS - 1)
+            .collect::<String>()
+            + "…";
     }
     format!("{}  {text}", evidence.location())
 }
@@ -155,7 +160,7 @@ pub fn render(report: &Report) -> String {
     }
     if let Some(first) = report.findings.first() {
         out.push_str(&format!(
-            "\nMemory is in GiB (2^30 bytes). `headroom explain {}` says what a finding checks and why.\n",
+            "\nMemory is in GiB (2^30 bytes). The KV cache holds what the model has read of the prompt and grows\nwith the context. `headroom explain {}` says what a finding checks, why it matters, and the fix.\n",
             first.code
         ));
     }

@@ -31,7 +31,11 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             let Some(rule) = rule(&code) else {
                 bail!(
                     "unknown code `{code}` (known: {})",
-                    RULES.iter().map(|rule| rule.code).collect::<Vec<_>>().join(", ")
+                    RULES
+                        .iter()
+                        .map(|rule| rule.code)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             };
             write!(out, "{}", rule.explanation())?;

@@ -41,11 +41,16 @@ fn utc_stamp(seconds: u64) -> String {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
@@ -75,7 +80,10 @@ fn print_change(out: &mut impl Write, change: &FileChange) -> std::io::Result<()
 
 fn print_prescription(out: &mut impl Write, prescription: &Prescription) -> std::io::Result<()> {
     if prescription.is_empty() {
-        writeln!(out, "Nothing to fix: the doctor found nothing a setting can change.")?;
+        writeln!(
+            out,
+            "Nothing to fix: the doctor found nothing a setting can change."
+        )?;
         for note in &prescription.notes {
             writeln!(out, "note: {note}")?;
         }
@@ -106,7 +114,10 @@ fn print_prescription(out: &mut impl Write, prescription: &Prescription) -> std:
         }
     }
     if !prescription.server.is_empty() {
-        writeln!(out, "\nserver environment (set it where the server starts, then restart it):")?;
+        writeln!(
+            out,
+            "\nserver environment (set it where the server starts, then restart it):"
+        )?;
         for change in &prescription.server {
             writeln!(out, "  {}={}  — {}", change.key, change.to, change.why)?;
         }
@@ -115,8 +126,15 @@ fn print_prescription(out: &mut impl Write, prescription: &Prescription) -> std:
             .iter()
             .map(|change| format!("{}={}", change.key, change.to))
             .collect();
-        writeln!(out, "  macOS app: launchctl setenv for each ({}) and restart Ollama", pairs.join(" "))?;
-        writeln!(out, "  Linux service: `sudo systemctl edit ollama`, add Environment=\"…\" lines, then `sudo systemctl restart ollama`")?;
+        writeln!(
+            out,
+            "  macOS app: launchctl setenv for each ({}) and restart Ollama",
+            pairs.join(" ")
+        )?;
+        writeln!(
+            out,
+            "  Linux service: `sudo systemctl edit ollama`, add Environment=\"…\" lines, then `sudo systemctl restart ollama`"
+        )?;
     }
     if let Some(command) = &prescription.create_command {
         writeln!(out, "\nthen create the model:\n  {command}")?;
@@ -146,7 +164,10 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.write {
         if !prescription.is_empty() && !args.json {
-            writeln!(out, "\nDry run: nothing was written. Run again with --write to write the files (backups are kept).")?;
+            writeln!(
+                out,
+                "\nDry run: nothing was written. Run again with --write to write the files (backups are kept)."
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -157,7 +178,11 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
                 .map_or(0, |duration| duration.as_secs()),
         )
     });
-    for change in prescription.modelfile.iter().chain(prescription.client_file.iter()) {
+    for change in prescription
+        .modelfile
+        .iter()
+        .chain(prescription.client_file.iter())
+    {
         let written = write_change(change, &stamp)?;
         match &written.backup {
             Some(backup) => writeln!(

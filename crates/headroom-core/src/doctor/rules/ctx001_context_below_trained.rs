@@ -30,6 +30,21 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
     if window >= trained {
         return Vec::new();
     }
+    // On /v1 with a num_ctx the client sets, CTX003 tells the cause.
+    if analysis.endpoint == headroom_ollama::context::Endpoint::OpenAiCompatible
+        && analysis
+            .facts
+            .client
+            .as_ref()
+            .and_then(|client| client.num_ctx.as_ref())
+            .is_some_and(|requested| requested.value != window)
+    {
+        return Vec::new();
+    }
+    // Memory known and nothing fits: MEM004 says the hardware is the limit.
+    if analysis.memory.is_some() && target_context(analysis).is_none() {
+        return Vec::new();
+    }
     let largest = analysis.largest_prompt();
     let over = largest.filter(|prompt| prompt.value > window);
     let severity = if over.is_some() {
@@ -47,7 +62,7 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
         Some(evidence) if evidence.key.as_deref() == Some("OLLAMA_CONTEXT_LENGTH") => {
             "by OLLAMA_CONTEXT_LENGTH".to_owned()
         }
-        Some(_) => "by the loaded model (server log)".to_owned(),
+        Some(_) => "as the server loaded it (log)".to_owned(),
         None => "by Ollama's default".to_owned(),
     };
     let mut evidence: Vec<Evidence> = analysis.num_ctx_evidence.iter().cloned().collect();
@@ -56,10 +71,7 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
             model.source.clone(),
             None,
             format!("{}.context_length", model.spec.architecture),
-            format!(
-                "{}.context_length = {trained}",
-                model.spec.architecture
-            ),
+            format!("{}.context_length = {trained}", model.spec.architecture),
         ));
     }
     if let Some(observed) = &analysis.observed
@@ -106,11 +118,7 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
             analysis
                 .truncations
                 .iter()
-                .filter(|truncation| {
-                    truncation
-                        .limit_tokens
-                        .is_none_or(|limit| limit <= window)
-                })
+                .filter(|truncation| truncation.limit_tokens.is_none_or(|limit| limit <= window))
                 .count()
                 .max(1) as u64
         }
@@ -148,7 +156,9 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
         fix.push(format!(
             "create it under an honest tag: `ollama create {tag} -f Modelfile`, and point the client at `{tag}`"
         ));
-        fix.push("`headroom fix` writes the Modelfile (dry run first; --write to apply)".to_owned());
+        fix.push(
+            "`headroom fix` writes the Modelfile (dry run first; --write to apply)".to_owned(),
+        );
     } else {
         fix.push(format!(
             "raise num_ctx towards {} where memory allows (`headroom memory` shows the largest context that fits)",
@@ -192,7 +202,12 @@ mod tests {
         assert_eq!(finding.severity, Severity::Error);
         assert!(finding.title.contains("131,072"), "{}", finding.title);
         assert!(finding.title.contains("262,144"), "{}", finding.title);
-        assert!(finding.fix.iter().any(|line| line.contains("qwen3-coder:30b-262k")));
+        assert!(
+            finding
+                .fix
+                .iter()
+                .any(|line| line.contains("qwen3-coder:30b-262k"))
+        );
         assert_eq!(finding.explains_requests, 3);
     }
 

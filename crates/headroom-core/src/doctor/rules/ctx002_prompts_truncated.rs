@@ -29,7 +29,10 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     let count = truncations.len() as u64;
-    let rejected = truncations.iter().filter(|truncation| truncation.rejected).count();
+    let rejected = truncations
+        .iter()
+        .filter(|truncation| truncation.rejected)
+        .count();
     let largest = truncations
         .iter()
         .filter_map(|truncation| truncation.prompt_tokens)
@@ -82,7 +85,11 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
     );
     let mut arithmetic = Vec::new();
     for truncation in truncations.iter().take(QUOTED_LINES) {
-        match (truncation.prompt_tokens, truncation.kept_tokens, truncation.rejected) {
+        match (
+            truncation.prompt_tokens,
+            truncation.kept_tokens,
+            truncation.rejected,
+        ) {
             (Some(prompt), Some(kept), false) if prompt > kept => {
                 let keep = truncation
                     .keep_tokens
@@ -189,8 +196,18 @@ mod tests {
         let finding = &findings[0];
         assert_eq!(finding.severity, Severity::Error);
         assert_eq!(finding.explains_requests, 3);
-        assert!(finding.title.starts_with("3 prompts of up to 146,760 tokens into a 131,072-token window cut"), "{}", finding.title);
-        assert!(finding.arithmetic[0].contains("15,688 tokens dropped"), "{:?}", finding.arithmetic);
+        assert!(
+            finding
+                .title
+                .starts_with("3 prompts of up to 146,760 tokens into a 131,072-token window cut"),
+            "{}",
+            finding.title
+        );
+        assert!(
+            finding.arithmetic[0].contains("15,688 tokens dropped"),
+            "{:?}",
+            finding.arithmetic
+        );
     }
 
     #[test]

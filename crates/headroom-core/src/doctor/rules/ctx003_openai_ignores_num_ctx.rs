@@ -78,7 +78,10 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
                 .join(" → ")
         ),
     ];
-    if let Some(prompt) = analysis.largest_prompt().filter(|prompt| prompt.value > window) {
+    if let Some(prompt) = analysis
+        .largest_prompt()
+        .filter(|prompt| prompt.value > window)
+    {
         arithmetic.push(format!(
             "largest prompt seen: {} tokens, {} more than the {} it got",
             format::tokens(prompt.value),
@@ -130,8 +133,16 @@ mod tests {
         let findings = check(&Analysis::new(&facts));
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].severity, Severity::Error);
-        assert!(findings[0].title.contains("requests get 4,096"), "{}", findings[0].title);
-        assert!(findings[0].fix[0].contains("qwen3:8b-32k"), "{:?}", findings[0].fix);
+        assert!(
+            findings[0].title.contains("requests get 4,096"),
+            "{}",
+            findings[0].title
+        );
+        assert!(
+            findings[0].fix[0].contains("qwen3:8b-32k"),
+            "{:?}",
+            findings[0].fix
+        );
     }
 
     #[test]

@@ -30,12 +30,19 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     // One slot would fit: MEM002 explains it.
-    if analysis.parallel > 1 && memory.largest_per_slot(analysis.kv_type, true).is_some_and(|fit| fit >= analysis.num_ctx_tokens) {
+    if analysis.parallel > 1
+        && memory
+            .largest_per_slot(analysis.kv_type, true)
+            .is_some_and(|fit| fit >= analysis.num_ctx_tokens)
+    {
         return Vec::new();
     }
     let target = target_context(analysis);
     // Nothing useful fits: MEM004 says so.
-    if target.as_ref().is_none_or(|target| target.per_slot_tokens < 4096) {
+    if target
+        .as_ref()
+        .is_none_or(|target| target.per_slot_tokens < 4096)
+    {
         return Vec::new();
     }
     let severity = Severity::Error;
@@ -106,7 +113,11 @@ mod tests {
         let facts = small_machine(with_modelfile_num_ctx(story(), 262_144), 48);
         let findings = check(&Analysis::new(&facts));
         assert_eq!(findings.len(), 1, "{findings:?}");
-        assert!(findings[0].fix[0].contains("num_ctx"), "{:?}", findings[0].fix);
+        assert!(
+            findings[0].fix[0].contains("num_ctx"),
+            "{:?}",
+            findings[0].fix
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
     if target.kv_type == analysis.kv_type {
         return Vec::new();
     }
-    let needed = target.per_slot_tokens > analysis.num_ctx_tokens || !memory.configured.verdict.fits;
+    let needed =
+        target.per_slot_tokens > analysis.num_ctx_tokens || !memory.configured.verdict.fits;
     if !needed {
         return Vec::new();
     }
@@ -85,7 +86,11 @@ mod tests {
         let facts = small_machine(story(), 48);
         let findings = check(&Analysis::new(&facts));
         assert_eq!(findings.len(), 1, "{findings:?}");
-        assert!(findings[0].title.starts_with("A q8_0 KV cache"), "{}", findings[0].title);
+        assert!(
+            findings[0].title.starts_with("A q8_0 KV cache"),
+            "{}",
+            findings[0].title
+        );
     }
 
     #[test]

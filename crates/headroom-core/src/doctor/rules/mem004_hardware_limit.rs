@@ -103,7 +103,7 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
             format::bytes(capacity)
         ),
         verdict_clause: format!(
-            "{} needs about {} and the GPU may use {}, so no setting makes it fit",
+            "`{}` needs about {} and the GPU may use {}, so no setting makes it fit",
             analysis.model_label(),
             format::bytes(needed_bytes as u64),
             format::bytes(capacity)
@@ -126,7 +126,11 @@ mod tests {
         let facts = does_not_fit();
         let findings = check(&Analysis::new(&facts));
         assert_eq!(findings.len(), 1);
-        assert!(findings[0].arithmetic[0].contains("the model itself does not fit"), "{:?}", findings[0].arithmetic);
+        assert!(
+            findings[0].arithmetic[0].contains("the model itself does not fit"),
+            "{:?}",
+            findings[0].arithmetic
+        );
         assert!(findings[0].fix[0].contains("headroom plan"));
     }
 

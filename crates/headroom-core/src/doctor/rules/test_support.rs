@@ -122,8 +122,14 @@ time=2026-02-18T11:20:06.000+01:00 level=WARN source=runner.go:187 msg="truncati
 pub(crate) fn story() -> Facts {
     let mut client = client("qwen3-coder:30b-v-128k", Endpoint::Native);
     client.timeout_seconds = Some(Located::new(300.0, here("timeout_seconds")));
-    client.timings = vec![timing(92_160, 230_400_000_000), timing(64_512, 161_280_000_000)];
-    let modelfile = Modelfile::parse("FROM qwen3-coder:30b\nPARAMETER num_ctx 131072\nPARAMETER temperature 0.7\n").unwrap();
+    client.timings = vec![
+        timing(92_160, 230_400_000_000),
+        timing(64_512, 161_280_000_000),
+    ];
+    let modelfile = Modelfile::parse(
+        "FROM qwen3-coder:30b\nPARAMETER num_ctx 131072\nPARAMETER temperature 0.7\n",
+    )
+    .unwrap();
     Facts {
         origin: "story".to_owned(),
         model: Some(model("qwen3-coder-30b-a3b")),
@@ -144,7 +150,9 @@ pub(crate) fn story() -> Facts {
 pub(crate) fn with_modelfile_num_ctx(mut facts: Facts, tokens: u64) -> Facts {
     if let Some(modelfile) = facts.modelfile.take() {
         let mut edited = modelfile.modelfile.clone();
-        edited.set_parameter("num_ctx", &tokens.to_string()).unwrap();
+        edited
+            .set_parameter("num_ctx", &tokens.to_string())
+            .unwrap();
         facts.modelfile = Some(modelfile_facts(modelfile.path, edited));
     }
     facts
@@ -168,9 +176,11 @@ pub(crate) fn openai_client() -> Facts {
             environment: Some(environment(&[])),
             variables: Vec::new(),
         },
-        log: Some(log(r#"time=2025-10-02T14:03:11.000-04:00 level=WARN source=runner.go:159 msg="truncating input prompt" limit=4096 prompt=14906 keep=4 new=4096
+        log: Some(log(
+            r#"time=2025-10-02T14:03:11.000-04:00 level=WARN source=runner.go:159 msg="truncating input prompt" limit=4096 prompt=14906 keep=4 new=4096
 [GIN] 2025/10/02 - 14:03:19 | 200 |  8.12345678s |       127.0.0.1 | POST     "/v1/chat/completions"
-"#)),
+"#,
+        )),
         client: Some(client),
         machine: Some(discrete(24, 64)),
         ..Facts::default()
@@ -214,12 +224,14 @@ pub(crate) fn does_not_fit() -> Facts {
 /// The story's model loaded three times in one morning.
 pub(crate) fn reloading() -> Facts {
     let mut facts = with_modelfile_num_ctx(story(), 262_144);
-    facts.log = Some(log(r#"time=2026-02-18T09:14:10.000+01:00 level=INFO source=server.go:1171 msg=load request="{Operation:commit LoraPath:[] Parallel:1 BatchSize:512 FlashAttention:true KvSize:262144 KvCacheType: NumThreads:12 GPULayers:49[ID:0 Layers:49(0..48)] MultiUserCache:false ProjectorPath: MainGPU:0 UseMmap:true}"
+    facts.log = Some(log(
+        r#"time=2026-02-18T09:14:10.000+01:00 level=INFO source=server.go:1171 msg=load request="{Operation:commit LoraPath:[] Parallel:1 BatchSize:512 FlashAttention:true KvSize:262144 KvCacheType: NumThreads:12 GPULayers:49[ID:0 Layers:49(0..48)] MultiUserCache:false ProjectorPath: MainGPU:0 UseMmap:true}"
 time=2026-02-18T09:14:16.000+01:00 level=INFO source=server.go:1390 msg="llama runner started in 6.02 seconds"
 time=2026-02-18T09:40:00.000+01:00 level=INFO source=server.go:1171 msg=load request="{Operation:commit LoraPath:[] Parallel:1 BatchSize:512 FlashAttention:true KvSize:262144 KvCacheType: NumThreads:12 GPULayers:49[ID:0 Layers:49(0..48)] MultiUserCache:false ProjectorPath: MainGPU:0 UseMmap:true}"
 time=2026-02-18T09:40:06.000+01:00 level=INFO source=server.go:1390 msg="llama runner started in 6.10 seconds"
 time=2026-02-18T10:20:00.000+01:00 level=INFO source=server.go:1171 msg=load request="{Operation:commit LoraPath:[] Parallel:1 BatchSize:512 FlashAttention:true KvSize:262144 KvCacheType: NumThreads:12 GPULayers:49[ID:0 Layers:49(0..48)] MultiUserCache:false ProjectorPath: MainGPU:0 UseMmap:true}"
 time=2026-02-18T10:20:06.000+01:00 level=INFO source=server.go:1390 msg="llama runner started in 5.98 seconds"
-"#));
+"#,
+    ));
     facts
 }

@@ -36,8 +36,9 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     let today_window = analysis.num_ctx_tokens;
-    let fixed_window = target_context(analysis)
-        .map_or(today_window, |target| target.per_slot_tokens.max(today_window));
+    let fixed_window = target_context(analysis).map_or(today_window, |target| {
+        target.per_slot_tokens.max(today_window)
+    });
     let today_tokens = prompt.value.min(today_window);
     let fixed_tokens = prompt.value.min(fixed_window);
     let today_seconds = today_tokens as f64 / rate_value;
@@ -60,7 +61,12 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
     {
         evidence.push(client_timeout.evidence.clone());
     }
-    evidence.extend(timed_out.iter().take(5).map(|request| request.evidence.clone()));
+    evidence.extend(
+        timed_out
+            .iter()
+            .take(5)
+            .map(|request| request.evidence.clone()),
+    );
     evidence.extend(rate.evidence.iter().cloned());
     let mut arithmetic = vec![format!("prefill rate: {}", rate.detail)];
     arithmetic.push(format!(
@@ -131,8 +137,14 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
             "at {} a {}-token prompt needs {} to read, longer than the client's {} timeout",
             format::rate(rate_value),
             format::tokens(fixed_tokens),
-            format::seconds(fixed_seconds).split(" (").next().unwrap_or_default(),
-            format::seconds(timeout).split(" (").next().unwrap_or_default()
+            format::seconds(fixed_seconds)
+                .split(" (")
+                .next()
+                .unwrap_or_default(),
+            format::seconds(timeout)
+                .split(" (")
+                .next()
+                .unwrap_or_default()
         ),
         evidence,
         arithmetic,
