@@ -309,23 +309,21 @@ impl<'a> Analysis<'a> {
             for event in &log.events {
                 let evidence = || log_evidence(facts, event.line, event.timestamp.as_ref());
                 match &event.kind {
+                    // fit/alloc/commit repeat for one load; commit is the load.
                     EventKind::LoadRequest {
                         operation,
                         context_tokens: Some(context_tokens),
                         parallel,
                         kv_cache_type,
                         ..
-                    } => {
-                        // fit/alloc/commit repeat for one load; commit is the load.
-                        if operation.as_deref().is_none_or(|op| op == "commit") {
-                            loads.push(evidence());
-                            observed = Some(ObservedLoad {
-                                context_tokens: *context_tokens,
-                                parallel: parallel.unwrap_or(1),
-                                kv_cache_type: kv_cache_type.clone().filter(|t| !t.is_empty()),
-                                evidence: evidence(),
-                            });
-                        }
+                    } if operation.as_deref().is_none_or(|op| op == "commit") => {
+                        loads.push(evidence());
+                        observed = Some(ObservedLoad {
+                            context_tokens: *context_tokens,
+                            parallel: parallel.unwrap_or(1),
+                            kv_cache_type: kv_cache_type.clone().filter(|t| !t.is_empty()),
+                            evidence: evidence(),
+                        });
                     }
                     EventKind::RunnerStarting {
                         context_tokens: Some(context_tokens),
@@ -506,7 +504,7 @@ impl<'a> Analysis<'a> {
                 }
             }
         }
-        prompt_sizes.sort_by(|left, right| right.value.cmp(&left.value));
+        prompt_sizes.sort_by_key(|prompt| std::cmp::Reverse(prompt.value));
 
         let prefill = prefill_rate(facts);
 
