@@ -4,6 +4,7 @@
 //! exit-code contract: 0 ok, 1 problems found, 2 error. A broken pipe is not an error.
 
 mod commands;
+mod ollama_api;
 mod output;
 
 use std::process::ExitCode;

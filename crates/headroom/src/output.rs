@@ -6,8 +6,15 @@ use std::io::{self, Write};
 pub fn print_error(error: &anyhow::Error) {
     let mut stderr = io::stderr().lock();
     let _ = writeln!(stderr, "error: {error}");
+    // Library errors often repeat their source's text in their own message ("path: message"):
+    // print a cause only when it adds something.
+    let mut previous = error.to_string();
     for cause in error.chain().skip(1) {
-        let _ = writeln!(stderr, "  caused by: {cause}");
+        let text = cause.to_string();
+        if !previous.contains(&text) {
+            let _ = writeln!(stderr, "  caused by: {text}");
+        }
+        previous = text;
     }
     if let Some(hint) = error.downcast_ref::<Hint>() {
         let _ = writeln!(stderr, "hint: {}", hint.0);

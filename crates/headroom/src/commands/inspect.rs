@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use headroom_core::spec::{AttentionKind, ModelSpec};
 use headroom_gguf::{Array, GgufFile, Value, file_type_name};
 use serde::Serialize;
 
@@ -101,6 +102,10 @@ struct Report {
     sliding_window_pattern: Option<serde_json::Value>,
     experts: Option<u64>,
     experts_used: Option<u64>,
+    /// Layers grouped by what they attend with (from headroom's model spec).
+    layer_kinds: Vec<LayerKind>,
+    /// Why the layer kinds are missing, when the spec could not be built.
+    spec_note: Option<String>,
     rope: serde_json::Map<String, serde_json::Value>,
     tokenizer_model: Option<String>,
     tokenizer_pre: Option<String>,
@@ -127,27 +132,60 @@ fn per_layer(file: &GgufFile, key: &str) -> Option<PerLayer> {
     }
 }
 
-/// Parameters a token actually uses in a mixture-of-experts model: routed expert tensors
-/// (`*_exps`, as llama.cpp names them) count only in the share `expert_used_count / expert_count`.
-fn active_parameters(file: &GgufFile, experts: Option<u64>, used: Option<u64>) -> Option<u64> {
-    let (experts, used) = (experts?, used?);
-    if experts == 0 || used > experts {
-        return None;
-    }
-    let mut dense = 0u64;
-    let mut routed = 0u64;
-    for tensor in &file.tensors {
-        let elements = tensor.element_count()?;
-        if tensor.name.contains("_exps") {
-            routed = routed.checked_add(elements)?;
-        } else {
-            dense = dense.checked_add(elements)?;
+#[derive(Debug, Serialize)]
+struct LayerKind {
+    kind: String,
+    count: usize,
+    layers: String,
+}
+
+/// "full attention: 8 layers (5, 11, 17, ...)": layers grouped by attention kind, in order of
+/// first appearance.
+fn layer_kinds(spec: &ModelSpec) -> Vec<LayerKind> {
+    let mut kinds: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, layer) in spec.layers.iter().enumerate() {
+        let kind = match layer.attention {
+            AttentionKind::Full => "full attention".to_string(),
+            AttentionKind::SlidingWindow { window_tokens } => {
+                format!("sliding window ({window_tokens} tokens)")
+            }
+            AttentionKind::Chunked { chunk_tokens } => {
+                format!("chunked attention ({chunk_tokens} tokens)")
+            }
+            AttentionKind::Mla => "latent attention (MLA)".to_string(),
+            AttentionKind::Recurrent => "recurrent state".to_string(),
+            AttentionKind::None => "no attention".to_string(),
+        };
+        match kinds.iter_mut().find(|(existing, _)| *existing == kind) {
+            Some((_, layers)) => layers.push(index),
+            None => kinds.push((kind, vec![index])),
         }
     }
-    if routed == 0 {
-        return None;
+    kinds
+        .into_iter()
+        .map(|(kind, layers)| LayerKind {
+            kind,
+            count: layers.len(),
+            layers: describe_indices(&layers),
+        })
+        .collect()
+}
+
+/// "0-47" or "5, 11, 17": consecutive runs collapsed.
+fn describe_indices(indices: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for position in 1..=indices.len() {
+        if position == indices.len() || indices[position] != indices[position - 1] + 1 {
+            parts.push(if position - 1 == start {
+                indices[start].to_string()
+            } else {
+                format!("{}-{}", indices[start], indices[position - 1])
+            });
+            start = position;
+        }
     }
-    Some(dense + routed / experts * used)
+    parts.join(", ")
 }
 
 fn build(path: &std::path::Path, file: &GgufFile) -> Report {
@@ -157,6 +195,7 @@ fn build(path: &std::path::Path, file: &GgufFile) -> Report {
     let u64_of = |suffix: &str| file.get_u64(&key(suffix)).ok();
     let experts = u64_of("expert_count");
     let experts_used = u64_of("expert_used_count");
+    let spec = ModelSpec::from_gguf(file);
     let rope_prefix = key("rope.");
     let rope = file
         .metadata
@@ -179,7 +218,14 @@ fn build(path: &std::path::Path, file: &GgufFile) -> Report {
             .ok()
             .map(|id| file_type_name(id).map_or_else(|| format!("unknown ({id})"), str::to_string)),
         parameters: file.parameter_count(),
-        active_parameters: active_parameters(file, experts, experts_used),
+        active_parameters: spec
+            .as_ref()
+            .ok()
+            .and_then(|spec| spec.parameters)
+            .filter(|counts| counts.active != counts.total)
+            .map(|counts| counts.active),
+        layer_kinds: spec.as_ref().map(layer_kinds).unwrap_or_default(),
+        spec_note: spec.as_ref().err().map(ToString::to_string),
         weight_bytes: file.weight_bytes(),
         bits_per_weight: file.bits_per_weight(),
         tensor_count: file.tensors.len(),
@@ -216,8 +262,7 @@ fn build(path: &std::path::Path, file: &GgufFile) -> Report {
 
 /// Runs `headroom inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let file = GgufFile::open(&args.path)
-        .with_context(|| format!("cannot read the GGUF header of {}", args.path.display()))?;
+    let file = GgufFile::open(&args.path).context("cannot read the GGUF header")?;
     if args.metadata {
         return print_metadata(&file, args.json, args.full);
     }
@@ -315,6 +360,15 @@ fn print_report(report: &Report) -> anyhow::Result<()> {
             .map(|p| format!(", pattern {p}"))
             .unwrap_or_default();
         line("sliding window", format!("{window} tokens{pattern}"))?;
+    }
+    for kind in &report.layer_kinds {
+        line(
+            "layers by attention",
+            format!("{}: {} ({})", kind.kind, kind.count, kind.layers),
+        )?;
+    }
+    if let Some(note) = &report.spec_note {
+        line("layer kinds", format!("unknown: {note}"))?;
     }
     if let Some(experts) = report.experts {
         line(
@@ -431,6 +485,11 @@ fn print_metadata(file: &GgufFile, json: bool, full: bool) -> anyhow::Result<Exi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indices_collapse_into_runs() {
+        assert_eq!(describe_indices(&[0, 1, 2, 5, 11, 12]), "0-2, 5, 11-12");
+    }
 
     #[test]
     fn runs_are_described_compactly() {

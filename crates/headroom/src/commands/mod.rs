@@ -9,6 +9,7 @@ mod explain;
 mod fix;
 mod inspect;
 pub mod memory;
+mod ollama;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -30,6 +31,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
+    /// Ollama's store and server log: trained vs configured vs effective context, log events.
+    Ollama(ollama::OllamaArgs),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
@@ -40,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Ollama(args) => ollama::run(args),
     }
 }
