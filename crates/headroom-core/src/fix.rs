@@ -523,6 +523,81 @@ pub fn set_toml_top_level(text: &str, key: &str, value: &str) -> String {
     out
 }
 
+/// The `/api/create` request body for a Modelfile (`api/types.go CreateRequest`: `model`,
+/// `from`, `parameters`, `system`, `template`, `license`, `messages`, `renderer`, `parser`,
+/// `requires`). Refused when FROM is a file or blob (the API wants a model name or uploaded
+/// blobs) or the Modelfile has ADAPTER or DRAFT lines.
+pub fn create_request(modelfile: &Modelfile, tag: &str) -> Result<serde_json::Value, String> {
+    use headroom_ollama::Instruction;
+    use headroom_ollama::modelfile::ParameterValue;
+    use serde_json::{Map, Value, json};
+    let from = modelfile.from().ok_or("the Modelfile has no FROM line")?;
+    if !is_model_name(from) {
+        return Err(format!(
+            "FROM `{from}` is a file, not a model name: run the `ollama create` command instead"
+        ));
+    }
+    let mut body = Map::new();
+    body.insert("model".to_owned(), json!(tag));
+    body.insert("from".to_owned(), json!(from));
+    let mut parameters = Map::new();
+    for (name, value) in modelfile
+        .typed_parameters()
+        .map_err(|error| format!("a PARAMETER is not accepted: {error}"))?
+    {
+        let value = match value {
+            ParameterValue::Integer(number) => json!(number),
+            ParameterValue::Float(number) => json!(f64::from(number)),
+            ParameterValue::Boolean(flag) => json!(flag),
+            ParameterValue::StringList(values) => json!(values),
+        };
+        parameters.insert(name, value);
+    }
+    if !parameters.is_empty() {
+        body.insert("parameters".to_owned(), Value::Object(parameters));
+    }
+    let mut licenses = Vec::new();
+    let mut messages = Vec::new();
+    for command in modelfile.commands() {
+        match command.instruction {
+            Instruction::System => {
+                body.insert("system".to_owned(), json!(command.value));
+            }
+            Instruction::Template => {
+                body.insert("template".to_owned(), json!(command.value));
+            }
+            Instruction::Renderer => {
+                body.insert("renderer".to_owned(), json!(command.value));
+            }
+            Instruction::Parser => {
+                body.insert("parser".to_owned(), json!(command.value));
+            }
+            Instruction::Requires => {
+                body.insert("requires".to_owned(), json!(command.value));
+            }
+            Instruction::License => licenses.push(command.value.clone()),
+            Instruction::Message => messages.push(json!({
+                "role": command.role.map_or("user", |role| role.as_str()),
+                "content": command.value,
+            })),
+            Instruction::Adapter | Instruction::Draft => {
+                return Err(format!(
+                    "{} lines need uploaded files: run the `ollama create` command instead",
+                    command.instruction.keyword()
+                ));
+            }
+            Instruction::From | Instruction::Parameter => {}
+        }
+    }
+    if !licenses.is_empty() {
+        body.insert("license".to_owned(), json!(licenses));
+    }
+    if !messages.is_empty() {
+        body.insert("messages".to_owned(), Value::Array(messages));
+    }
+    Ok(Value::Object(body))
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Written {
@@ -715,6 +790,22 @@ mod tests {
         );
         let added = set_toml_top_level("a = 1\n[t]\nb = 2\n", "c", "3");
         assert_eq!(added, "a = 1\nc = 3\n[t]\nb = 2\n");
+    }
+
+    #[test]
+    fn create_request_carries_every_instruction() {
+        let modelfile = Modelfile::parse(
+            "FROM qwen3-coder:30b\nPARAMETER num_ctx 262144\nPARAMETER temperature 0.7\nPARAMETER stop <|im_end|>\nSYSTEM \"\"\"Be careful.\"\"\"\n",
+        )
+        .unwrap();
+        let body = create_request(&modelfile, "qwen3-coder:30b-262k").unwrap();
+        assert_eq!(body["model"], "qwen3-coder:30b-262k");
+        assert_eq!(body["from"], "qwen3-coder:30b");
+        assert_eq!(body["parameters"]["num_ctx"], 262_144);
+        assert_eq!(body["parameters"]["stop"][0], "<|im_end|>");
+        assert_eq!(body["system"], "Be careful.");
+        let blob = Modelfile::parse("FROM /models/blobs/sha256-abc\n").unwrap();
+        assert!(create_request(&blob, "x").is_err());
     }
 
     #[test]

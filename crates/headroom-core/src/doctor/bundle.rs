@@ -327,7 +327,9 @@ pub fn read_model(path: &Path) -> Result<ModelFacts, BundleError> {
     })
 }
 
-fn read_log(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
+/// Reads a server log into the facts (events, the version, the `server config` environment
+/// when none is known yet).
+pub fn read_log(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = fs_err::File::open(path)?;
     let size = file.metadata()?.len();
@@ -455,7 +457,8 @@ pub fn server_config_variables(line: &str) -> BTreeMap<String, String> {
     variables
 }
 
-fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
+/// Reads a `client.toml` into the facts (client, and the `[server]` section).
+pub fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
     let text = fs_err::read_to_string(path)?;
     let file: ClientFile =
         toml::from_str(&text).map_err(|error| toml_error(path, &text, &error))?;
@@ -618,7 +621,8 @@ fn read_client(path: &Path, facts: &mut Facts) -> Result<(), BundleError> {
     Ok(())
 }
 
-fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
+/// Reads a `machine.toml`.
+pub fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
     let text = fs_err::read_to_string(path)?;
     let file: MachineFile =
         toml::from_str(&text).map_err(|error| toml_error(path, &text, &error))?;

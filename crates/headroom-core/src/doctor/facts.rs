@@ -160,6 +160,8 @@ pub struct Facts {
     pub running: Vec<RunningFacts>,
     /// The trained context when no GGUF header was read (e.g. `/api/show` `model_info`).
     pub trained_context_tokens: Option<Located<u64>>,
+    /// The model asked about (live: `--model` or the loaded one), when no client names it.
+    pub requested_model: Option<String>,
     /// Inputs that were present but unreadable or ignored, with why.
     pub warnings: Vec<String>,
 }
@@ -171,6 +173,7 @@ impl Facts {
             .as_ref()
             .and_then(|client| client.model.as_ref())
             .map(|model| model.value.as_str())
+            .or(self.requested_model.as_deref())
             .or_else(|| {
                 self.modelfile
                     .as_ref()

@@ -11,8 +11,13 @@ use anyhow::{Context, bail};
 use clap::Args;
 use headroom_core::doctor::Analysis;
 use headroom_core::doctor::bundle::read_bundle;
-use headroom_core::fix::{FileChange, Prescription, prescribe, unified_diff, write_change};
+use std::time::Duration;
 
+use headroom_core::fix::{
+    FileChange, Prescription, create_request, prescribe, unified_diff, write_change,
+};
+
+use crate::ollama_api::OllamaClient;
 use crate::output;
 
 /// Arguments of `headroom fix`.
@@ -26,6 +31,9 @@ pub struct FixArgs {
     /// Create the model through the Ollama API (`/api/create`).
     #[arg(long)]
     pub apply: bool,
+    /// With --apply: the Ollama server (default: OLLAMA_HOST, else http://127.0.0.1:11434).
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
     /// Print the prescription as JSON.
     #[arg(long)]
     pub json: bool,
@@ -145,13 +153,44 @@ fn print_prescription(out: &mut impl Write, prescription: &Prescription) -> std:
     Ok(())
 }
 
+/// Creates the prescribed model through `/api/create`.
+fn apply(args: &FixArgs, prescription: &Prescription, out: &mut impl Write) -> anyhow::Result<()> {
+    let (Some(change), Some(tag)) = (&prescription.modelfile, &prescription.tag) else {
+        writeln!(
+            out,
+            "--apply: no model to create (the Modelfile needs no change)"
+        )?;
+        return Ok(());
+    };
+    let modelfile = headroom_ollama::Modelfile::parse(&change.text)
+        .context("the fixed Modelfile does not parse")?;
+    let body = create_request(&modelfile, tag).map_err(anyhow::Error::msg)?;
+    let variables: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter(|(name, _)| name.starts_with("OLLAMA_"))
+        .collect();
+    let host = args.host.as_deref().map_or_else(
+        || headroom_ollama::ServerEnvironment::from_map(&variables).host,
+        headroom_ollama::OllamaHost::parse,
+    );
+    // Creating from a local model copies no weights; a minute is ample.
+    let client = OllamaClient::new(&host, Duration::from_secs(2), Duration::from_secs(60));
+    let reply = client
+        .create(&body)
+        .with_context(|| format!("creating {tag} through {}/api/create", client.base_url()))?;
+    let status = reply["status"].as_str().unwrap_or("(no status)");
+    writeln!(
+        out,
+        "created {tag} through {}/api/create: {status}",
+        client.base_url()
+    )?;
+    if status != "success" {
+        bail!("/api/create answered `{status}`, not success");
+    }
+    Ok(())
+}
+
 /// Runs `headroom fix`.
 pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
-    if args.apply {
-        bail!(
-            "--apply (create the model through /api/create) is not built yet; run the printed `ollama create` command"
-        );
-    }
     let facts = read_bundle(&args.bundle)
         .with_context(|| format!("reading the bundle {}", args.bundle.display()))?;
     let analysis = Analysis::new(&facts);
@@ -161,6 +200,9 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&prescription)?;
     } else {
         print_prescription(&mut out, &prescription)?;
+    }
+    if args.apply {
+        apply(&args, &prescription, &mut out)?;
     }
     if !args.write {
         if !prescription.is_empty() && !args.json {
