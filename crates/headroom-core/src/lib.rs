@@ -7,4 +7,5 @@ pub mod hardware;
 pub mod memory;
 pub mod quant;
 pub mod spec;
+pub mod speed;
 pub mod tensors;

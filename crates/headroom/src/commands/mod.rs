@@ -7,9 +7,12 @@ use clap::{Parser, Subcommand};
 pub mod doctor;
 mod explain;
 mod fix;
+pub mod compare;
 mod inspect;
 pub mod memory;
 mod ollama;
+pub mod plan;
+pub mod speed;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -31,6 +34,12 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
+    /// Decode and prefill speed at depth on a machine, and the timeout arithmetic.
+    Speed(Box<speed::SpeedArgs>),
+    /// Rank the hardware catalog for a model: fit, headroom, speed, price.
+    Plan(plan::PlanArgs),
+    /// Machines side by side (and a model's speed on each with --model).
+    Compare(compare::CompareArgs),
     /// Ollama's store and server log: trained vs configured vs effective context, log events.
     Ollama(ollama::OllamaArgs),
 }
@@ -43,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Speed(args) => speed::run(*args),
+        Command::Plan(args) => plan::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Ollama(args) => ollama::run(args),
     }
 }
