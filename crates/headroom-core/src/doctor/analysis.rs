@@ -87,6 +87,8 @@ pub struct Request {
 pub enum RateSource {
     /// Ollama's `prompt_eval_count / prompt_eval_duration` of real requests.
     ApiTimings,
+    /// headroom's speed model for the catalog machine (a prediction, not a measurement).
+    SpeedModel,
     /// A rate the user wrote in client.toml.
     Declared,
 }
@@ -506,7 +508,14 @@ impl<'a> Analysis<'a> {
         }
         prompt_sizes.sort_by_key(|prompt| std::cmp::Reverse(prompt.value));
 
-        let prefill = prefill_rate(facts);
+        let prefill = prefill_rate(facts).or_else(|| {
+            let prompt = prompt_sizes.first().map(|prompt| prompt.value)?;
+            predicted_prefill_rate(facts, prompt.min(num_ctx_tokens), kv_type)
+        });
+        let prefill = match (prefill, declared_rate(facts)) {
+            (Some(rate), _) => Some(rate),
+            (None, declared) => declared,
+        };
 
         Analysis {
             facts,
@@ -606,6 +615,28 @@ impl<'a> Analysis<'a> {
                 ));
             }
         }
+        if let (Some(rate), Some(prompt), Some(timeout)) = (
+            &self.prefill,
+            self.largest_prompt(),
+            self.client_timeout_seconds(),
+        ) {
+            let tokens = prompt.value.min(self.num_ctx_tokens);
+            let seconds = tokens as f64 / rate.tokens_per_second;
+            if seconds <= timeout {
+                checks.push(format!(
+                    "prefill: {} tokens ÷ {} = {}, within the client's {} timeout ({})",
+                    format::tokens(tokens),
+                    format::rate(rate.tokens_per_second),
+                    format::seconds(seconds),
+                    format::seconds(timeout),
+                    match rate.source {
+                        RateSource::ApiTimings => "rate measured from the API timings",
+                        RateSource::SpeedModel => "rate predicted by the speed model, not measured",
+                        RateSource::Declared => "rate as stated in client.toml",
+                    }
+                ));
+            }
+        }
         if self.parallel == 1 {
             checks.push("parallel slots: 1 (the KV cache is allocated once)".to_owned());
         }
@@ -652,7 +683,7 @@ impl<'a> Analysis<'a> {
                             .to_owned(),
                     );
                 } else if self.prefill.is_none() {
-                    missing.push("prefill against the timeout: no prefill rate (no [[timings]] in client.toml, no prefill_tokens_per_second; the speed model has not landed)".to_owned());
+                    missing.push("prefill against the timeout: no prefill rate (no [[timings]] in client.toml, no prefill_tokens_per_second, and no catalog machine or model header for the speed model)".to_owned());
                 }
             }
         }
@@ -797,7 +828,12 @@ fn prefill_rate(facts: &Facts) -> Option<PrefillRate> {
                 .collect(),
         });
     }
-    let declared = client.prefill_tokens_per_second.as_ref()?;
+    None
+}
+
+/// The rate the user stated in client.toml.
+fn declared_rate(facts: &Facts) -> Option<PrefillRate> {
+    let declared = facts.client.as_ref()?.prefill_tokens_per_second.as_ref()?;
     Some(PrefillRate {
         tokens_per_second: declared.value,
         source: RateSource::Declared,
@@ -807,5 +843,43 @@ fn prefill_rate(facts: &Facts) -> Option<PrefillRate> {
             format::rate(declared.value)
         ),
         evidence: vec![declared.evidence.clone()],
+    })
+}
+
+/// The speed model's prefill rate for a `prompt_tokens` prompt on the catalog machine.
+fn predicted_prefill_rate(
+    facts: &Facts,
+    prompt_tokens: u64,
+    kv_type: TensorType,
+) -> Option<PrefillRate> {
+    use crate::speed::{MachineModel, ModelProfile, SpeedModel};
+    let model = facts.model.as_ref()?;
+    let machine = facts.machine.as_ref()?;
+    let hardware = crate::hardware::find_hardware(machine.catalog_id.as_deref()?)?;
+    if prompt_tokens == 0 {
+        return None;
+    }
+    let wired_limit_mb = machine
+        .machine
+        .unified
+        .then(|| machine.machine.gpu_share_bytes / (1024 * 1024));
+    let profile = ModelProfile::new(&model.spec, &model.weights, kv_type);
+    let machine_model = MachineModel::new(hardware, None, None, wired_limit_mb);
+    let speed = SpeedModel::new(profile, machine_model, 0);
+    let seconds = speed.prefill_seconds(0, prompt_tokens);
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return None;
+    }
+    let rate = prompt_tokens as f64 / seconds;
+    Some(PrefillRate {
+        tokens_per_second: rate,
+        source: RateSource::SpeedModel,
+        detail: format!(
+            "predicted, not measured: headroom's speed model gives {} for a {}-token prompt on a {} (record `[[timings]]` in client.toml to use a measurement)",
+            format::rate(rate),
+            format::tokens(prompt_tokens),
+            machine.name
+        ),
+        evidence: vec![machine.evidence.clone()],
     })
 }

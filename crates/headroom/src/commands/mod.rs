@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod compare;
 pub mod doctor;
 mod explain;
 mod fix;
-pub mod compare;
 mod inspect;
 pub mod memory;
 mod ollama;

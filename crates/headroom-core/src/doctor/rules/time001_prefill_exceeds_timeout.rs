@@ -2,9 +2,10 @@
 //!
 //! What it checks: the largest prompt seen divided by the prefill rate (measured from
 //! Ollama's `prompt_eval_count / prompt_eval_duration` of real requests when the client
-//! recorded them, else a rate stated in client.toml), against the client's timeout, both for
-//! the window in force today and for the window the fix would give; and request lines in the
-//! log that ended exactly at the timeout (`[GIN] … | 500 | 5m0s | …`).
+//! recorded them, else headroom's speed model for the catalog machine, else a rate stated in
+//! client.toml), against the client's timeout, both for the window in force today and for the
+//! window the fix would give; and request lines in the log that ended exactly at the timeout
+//! (`[GIN] … | 500 | 5m0s | …`).
 //!
 //! Why it matters: a long prompt is read at a few hundred tokens per second on a laptop-class
 //! GPU before the first token comes back. When that takes longer than the client's timeout,
@@ -31,6 +32,10 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
     ) else {
         return Vec::new();
     };
+    // The model does not fit at all (MEM004): its speed is not the question.
+    if analysis.memory.is_some() && target_context(analysis).is_none() {
+        return Vec::new();
+    }
     let rate_value = rate.tokens_per_second;
     if rate_value <= 0.0 {
         return Vec::new();
