@@ -319,17 +319,24 @@ pub fn prescribe(analysis: &Analysis<'_>, directory: &Path) -> Result<Prescripti
     let target = target_context(analysis);
     let mut window = analysis.num_ctx_tokens;
     if let Some(target) = &target {
-        let changes_window = target.per_slot_tokens != analysis.num_ctx_tokens
-            || (analysis.endpoint == Endpoint::OpenAiCompatible
-                && facts
-                    .client
-                    .as_ref()
-                    .is_some_and(|client| client.num_ctx.is_some())
-                && facts
-                    .modelfile
-                    .as_ref()
-                    .and_then(|modelfile| modelfile.num_ctx.as_ref())
-                    .is_none_or(|num_ctx| num_ctx.value != target.per_slot_tokens));
+        let openai_request = analysis.endpoint == Endpoint::OpenAiCompatible
+            && facts
+                .client
+                .as_ref()
+                .is_some_and(|client| client.num_ctx.is_some())
+            && facts
+                .modelfile
+                .as_ref()
+                .and_then(|modelfile| modelfile.num_ctx.as_ref())
+                .is_none_or(|num_ctx| num_ctx.value != target.per_slot_tokens);
+        // Raise the window only when prompts need more (a smaller window chosen on purpose is
+        // left alone); lower it when it does not fit.
+        let prompts_need_more = analysis
+            .largest_prompt()
+            .is_some_and(|prompt| prompt.value > analysis.num_ctx_tokens);
+        let changes_window = openai_request
+            || (target.per_slot_tokens > analysis.num_ctx_tokens && prompts_need_more)
+            || target.per_slot_tokens < analysis.num_ctx_tokens;
         if changes_window {
             window = target.per_slot_tokens;
             prescription.num_ctx = Some(target.per_slot_tokens);
@@ -444,11 +451,19 @@ pub fn prescribe(analysis: &Analysis<'_>, directory: &Path) -> Result<Prescripti
         let _ = client;
     }
     if let Some(client) = &facts.client
-        && !prescription.client.is_empty()
+        && (!prescription.client.is_empty() || !prescription.server.is_empty())
     {
         let path = PathBuf::from(&client.path);
         let original = fs_err::read_to_string(&path).unwrap_or_default();
         let mut text = original.clone();
+        for change in &prescription.server {
+            text = set_toml_table_key(
+                &text,
+                "server.env",
+                &change.key,
+                &format!("\"{}\"", change.to),
+            );
+        }
         for change in &prescription.client {
             let value = if change.key == "model" {
                 format!("\"{}\"", change.to)
@@ -596,6 +611,56 @@ pub fn create_request(modelfile: &Modelfile, tag: &str) -> Result<serde_json::Va
         body.insert("messages".to_owned(), Value::Array(messages));
     }
     Ok(Value::Object(body))
+}
+
+/// Sets `key = value` in the `[table]` of TOML text (a dotted name like `server.env`), keeping
+/// everything else; adds the key at the end of the table, or the table at the end of the file.
+pub fn set_toml_table_key(text: &str, table: &str, key: &str, value: &str) -> String {
+    let header = format!("[{table}]");
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(start) = lines.iter().position(|line| line.trim() == header) else {
+        let mut out = text.to_owned();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("\n{header}\n{key} = {value}\n"));
+        return out;
+    };
+    let end = lines[start + 1..]
+        .iter()
+        .position(|line| line.trim_start().starts_with('['))
+        .map_or(lines.len(), |offset| start + 1 + offset);
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut done = false;
+    for (index, line) in lines.iter().enumerate() {
+        if index > start && index < end && !done {
+            let name = line.split('=').next().unwrap_or_default().trim();
+            if name == key && line.contains('=') {
+                let rest = line
+                    .split_once('#')
+                    .map(|(_, comment)| format!("   #{}", comment.trim_end_matches(['\n', '\r'])));
+                out.push_str(&format!("{key} = {value}{}\n", rest.unwrap_or_default()));
+                done = true;
+                continue;
+            }
+        }
+        if index == end && !done {
+            // Before the next table, after the table's last non-blank line.
+            while out.ends_with("\n\n") {
+                out.pop();
+            }
+            out.push_str(&format!("{key} = {value}\n\n"));
+            done = true;
+        }
+        out.push_str(line);
+    }
+    if !done {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("{key} = {value}\n"));
+    }
+    out
 }
 
 /// What a write did.
@@ -806,6 +871,24 @@ mod tests {
         assert_eq!(body["system"], "Be careful.");
         let blob = Modelfile::parse("FROM /models/blobs/sha256-abc\n").unwrap();
         assert!(create_request(&blob, "x").is_err());
+    }
+
+    #[test]
+    fn sets_a_key_in_a_table() {
+        let text =
+            "a = 1\n\n[server.env]\nOLLAMA_NUM_PARALLEL = \"4\"   # guide\n\n[other]\nx = 1\n";
+        assert_eq!(
+            set_toml_table_key(text, "server.env", "OLLAMA_NUM_PARALLEL", "\"1\""),
+            "a = 1\n\n[server.env]\nOLLAMA_NUM_PARALLEL = \"1\"   # guide\n\n[other]\nx = 1\n"
+        );
+        assert_eq!(
+            set_toml_table_key(text, "server.env", "OLLAMA_KV_CACHE_TYPE", "\"q8_0\""),
+            "a = 1\n\n[server.env]\nOLLAMA_NUM_PARALLEL = \"4\"   # guide\nOLLAMA_KV_CACHE_TYPE = \"q8_0\"\n\n[other]\nx = 1\n"
+        );
+        assert_eq!(
+            set_toml_table_key("a = 1\n", "server.env", "K", "\"v\""),
+            "a = 1\n\n[server.env]\nK = \"v\"\n"
+        );
     }
 
     #[test]

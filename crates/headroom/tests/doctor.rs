@@ -208,3 +208,21 @@ fn fix_writes_a_new_modelfile_for_a_v1_client() {
     assert_eq!(code, 0, "{report}");
     assert!(report.contains("qwen3:8b-32k"), "{report}");
 }
+
+#[test]
+fn fix_records_the_server_settings_and_clears_the_slot_finding() {
+    let copy = copy_bundle("parallel-slots");
+    let (out, code) = run_in(
+        copy.path(),
+        &["fix", "--write", "--stamp", "20260303T140000Z"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("OLLAMA_NUM_PARALLEL=1"), "{out}");
+    let client = fs_err::read_to_string(copy.path().join("client.toml")).unwrap();
+    assert!(client.contains("OLLAMA_NUM_PARALLEL = \"1\""), "{client}");
+    // The Modelfile needed no change, so none was written.
+    assert!(!copy.path().join("Modelfile.bak-20260303T140000Z").exists());
+    let (report, code) = run_in(copy.path(), &["doctor"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(!report.contains("MEM002 ["), "{report}");
+}

@@ -862,7 +862,7 @@ fn predicted_prefill_rate(
     let wired_limit_mb = machine
         .machine
         .unified
-        .then(|| machine.machine.gpu_share_bytes / (1024 * 1024));
+        .then_some(machine.machine.gpu_share_bytes / (1024 * 1024));
     let profile = ModelProfile::new(&model.spec, &model.weights, kv_type);
     let machine_model = MachineModel::new(hardware, None, None, wired_limit_mb);
     let speed = SpeedModel::new(profile, machine_model, 0);

@@ -56,7 +56,7 @@ pub fn rate(tokens_per_second: f64) -> String {
     if tokens_per_second < 10.0 {
         format!("{tokens_per_second:.1} tokens/s")
     } else {
-        format!("{tokens_per_second:.0} tokens/s")
+        format!("{} tokens/s", tokens(tokens_per_second.round() as u64))
     }
 }
 
