@@ -137,6 +137,8 @@ pub struct Report {
     pub not_checked: Vec<String>,
     /// What was read.
     pub inputs: Vec<String>,
+    /// Inputs that were unreadable or ignored.
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -177,5 +179,6 @@ pub fn diagnose(facts: &Facts) -> Report {
         checks: analysis.checks(),
         not_checked: analysis.not_checked(),
         inputs: analysis.inputs(),
+        warnings: facts.warnings.clone(),
     }
 }

@@ -327,6 +327,9 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
+    for warning in &report.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
     out.push_str("Read:\n");
     for input in &report.inputs {
         out.push_str(&format!("  - {input}\n"));

@@ -21,9 +21,13 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     match args.code {
         None => {
             for rule in RULES {
-                let first = rule.explanation();
-                let summary = first.lines().next().unwrap_or_default();
-                writeln!(out, "{summary}")?;
+                let text = rule.explanation();
+                let summary: Vec<&str> = text
+                    .lines()
+                    .take_while(|line| !line.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                writeln!(out, "{}", summary.join(" "))?;
             }
             writeln!(out, "\n`headroom explain CODE` prints one rule in full.")?;
         }

@@ -6,8 +6,9 @@
 //! q4_0 (4.5 bits).
 //!
 //! Why it matters: at long contexts the KV cache, not the weights, dominates memory. An 8-bit
-//! cache halves it with a quality loss that llama.cpp's own measurements put near the noise
-//! for most models, which often turns "does not fit" into "fits".
+//! cache takes 8.5 bits per value instead of 16 (q8_0 blocks: 34 bytes per 32 values,
+//! `ggml/src/ggml-common.h`), which can turn "does not fit" into "fits"; it costs some
+//! precision, so check the answers on your own task.
 //!
 //! Fix: set `OLLAMA_KV_CACHE_TYPE=q8_0` (or `q4_0`) and `OLLAMA_FLASH_ATTENTION=1` in the
 //! server's environment (Ollama applies a quantized cache only with flash attention), restart

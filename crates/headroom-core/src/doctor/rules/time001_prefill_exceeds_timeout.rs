@@ -7,8 +7,8 @@
 //! window the fix would give; and request lines in the log that ended exactly at the timeout
 //! (`[GIN] … | 500 | 5m0s | …`).
 //!
-//! Why it matters: a long prompt is read at a few hundred tokens per second on a laptop-class
-//! GPU before the first token comes back. When that takes longer than the client's timeout,
+//! Why it matters: the whole prompt is read before the first token comes back (the story's
+//! 30B model read about 400 tokens per second on a 64 GB Mac: 146,760 tokens take six minutes). When that takes longer than the client's timeout,
 //! the client disconnects, retries the same prompt and fails again: the failures repeat
 //! exactly at the timeout, with no crash and no error in the model. Widening the context makes
 //! it worse, because the whole prompt is then read.
