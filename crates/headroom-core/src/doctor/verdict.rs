@@ -153,10 +153,53 @@ pub fn verdict(analysis: &Analysis<'_>, findings: &[Finding]) -> Verdict {
     });
     let action = if fixable && !hardware_limit {
         let origin = &analysis.facts.origin;
-        if origin.is_empty() || origin.starts_with("http") {
-            " Run `headroom fix` to write the fix.".to_owned()
+        let command = if origin.is_empty() || origin.starts_with("http") {
+            "`headroom fix`".to_owned()
         } else {
-            format!(" Run `headroom fix {origin}` to write the fix.")
+            format!("`headroom fix {origin}`")
+        };
+        let mut what = Vec::new();
+        let context_finding = findings
+            .iter()
+            .any(|finding| matches!(finding.code, "CTX001" | "CTX003" | "MEM001" | "MEM003"));
+        if context_finding && let Some(target) = &target {
+            let base = analysis
+                .facts
+                .modelfile
+                .as_ref()
+                .and_then(|modelfile| modelfile.modelfile.from())
+                .filter(|from| !from.starts_with('/') && !from.contains("sha256"))
+                .or(analysis.facts.model_name())
+                .unwrap_or("model");
+            what.push(format!(
+                "a Modelfile with num_ctx {} (tag `{}`)",
+                target.per_slot_tokens,
+                crate::fix::honest_tag(base, target.per_slot_tokens)
+            ));
+        }
+        if findings.iter().any(|finding| finding.code == "TIME001")
+            && let Some(timeout) = crate::fix::timeout_target(
+                analysis,
+                target.as_ref().map_or(analysis.num_ctx_tokens, |target| {
+                    target.per_slot_tokens.max(analysis.num_ctx_tokens)
+                }),
+            )
+        {
+            what.push(format!(
+                "a {} s client timeout",
+                timeout.recommended_seconds
+            ));
+        }
+        if findings.iter().any(|finding| finding.code == "MEM002") {
+            what.push(format!(
+                "OLLAMA_NUM_PARALLEL={}",
+                crate::fix::recommended_parallel(analysis)
+            ));
+        }
+        if what.is_empty() {
+            format!(" Run {command} to write the fix.")
+        } else {
+            format!(" Run {command} to write {}.", what.join(" and "))
         }
     } else if hardware_limit {
         " Run `headroom plan` to compare machines and cloud models.".to_owned()

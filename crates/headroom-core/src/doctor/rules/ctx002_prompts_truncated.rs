@@ -150,8 +150,16 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
     }
     let verdict_clause = match largest {
         Some(largest) => format!(
-            "{count} prompt{} of {} tokens {} {verb}",
+            "{count} prompt{} of {}{} tokens {} {verb}",
             if count == 1 { "" } else { "s" },
+            if truncations
+                .iter()
+                .all(|truncation| truncation.prompt_tokens == Some(largest))
+            {
+                ""
+            } else {
+                "up to "
+            },
             format::tokens(largest),
             if count == 1 { "was" } else { "were" }
         ),

@@ -139,9 +139,17 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Finding> {
             format::seconds(timeout)
         ),
         verdict_clause: format!(
-            "at {} a {}-token prompt needs {} to read, longer than the client's {} timeout",
+            "at {} {} needs {} to read, longer than the client's {} timeout",
             format::rate(rate_value),
-            format::tokens(fixed_tokens),
+            if analysis
+                .truncations
+                .iter()
+                .any(|truncation| truncation.prompt_tokens == Some(fixed_tokens))
+            {
+                "each of them".to_owned()
+            } else {
+                format!("a {}-token prompt", format::tokens(fixed_tokens))
+            },
             format::seconds(fixed_seconds)
                 .split(" (")
                 .next()
