@@ -8,11 +8,13 @@ pub mod compare;
 pub mod doctor;
 mod explain;
 mod fix;
+mod gateway;
 mod inspect;
 pub mod memory;
 mod ollama;
 pub mod plan;
 pub mod speed;
+mod stats;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -42,6 +44,10 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Ollama's store and server log: trained vs configured vs effective context, log events.
     Ollama(ollama::OllamaArgs),
+    /// Route requests local or cloud by size, privacy and predicted latency.
+    Gateway(gateway::Args),
+    /// Local/cloud split of a gateway decision log, and why.
+    Stats(stats::Args),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
@@ -56,5 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Ollama(args) => ollama::run(args),
+        Command::Gateway(args) => gateway::run(args),
+        Command::Stats(args) => stats::run(args),
     }
 }
