@@ -1,6 +1,8 @@
 //! Model spec, memory and speed estimates, hardware catalog, doctor rules and fixes.
 
 pub mod catalog;
+pub mod doctor;
+pub mod fix;
 pub mod hardware;
 pub mod memory;
 pub mod quant;

@@ -60,6 +60,16 @@ impl OllamaClient {
         self.request("POST", "/api/show", Some(&body))
     }
 
+    /// `POST /api/create` with a JSON body (`stream: false` is added), e.g. `{"model", "from",
+    /// "parameters", "system", "template"}`; returns the final status object.
+    pub fn create(&self, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let mut body = body.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.insert("stream".to_owned(), serde_json::Value::Bool(false));
+        }
+        self.request("POST", "/api/create", Some(&body.to_string()))
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.request("GET", path, None)
     }

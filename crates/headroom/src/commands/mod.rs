@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod compare;
+pub mod doctor;
+mod explain;
+mod fix;
 mod gateway;
 mod inspect;
 pub mod memory;
@@ -25,6 +28,12 @@ pub struct Cli {
 enum Command {
     /// The truth about a model, from its GGUF header.
     Inspect(inspect::InspectArgs),
+    /// Why a local model fails: verdict, findings with evidence, arithmetic and the fix.
+    Doctor(doctor::DoctorArgs),
+    /// Write what the doctor prescribes (dry run unless --write).
+    Fix(fix::FixArgs),
+    /// What a doctor finding checks, why it matters, and the fix.
+    Explain(explain::ExplainArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
     /// Decode and prefill speed at depth on a machine, and the timeout arithmetic.
@@ -46,6 +55,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Memory(args) => memory::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Fix(args) => fix::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Speed(args) => speed::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Compare(args) => compare::run(args),
