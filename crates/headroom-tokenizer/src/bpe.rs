@@ -65,7 +65,13 @@ impl BpeModel {
         let mut joined = String::new();
         for (rank, line) in merge_lines.iter().enumerate() {
             // llama.cpp splits at the first space after the first byte (`word.find(' ', 1)`).
-            let Some(split) = line.get(1..).and_then(|rest| rest.find(' ')).map(|index| index + 1) else {
+            let Some(split) = line
+                .as_bytes()
+                .iter()
+                .skip(1)
+                .position(|&byte| byte == b' ')
+                .map(|index| index + 1)
+            else {
                 continue;
             };
             let (left, right) = (&line[..split], &line[split + 1..]);
@@ -83,16 +89,28 @@ impl BpeModel {
         let alphabet = unicode::byte_to_char();
         let mut buffer = [0u8; 4];
         for (byte, piece) in byte_pieces.iter_mut().enumerate() {
-            *piece = pieces.get(&*alphabet[byte].encode_utf8(&mut buffer)).copied();
+            *piece = pieces
+                .get(&*alphabet[byte].encode_utf8(&mut buffer))
+                .copied();
         }
-        Ok(Self { splitters, byte_encode, ignore_merges, merges, byte_pieces, extra_pieces })
+        Ok(Self {
+            splitters,
+            byte_encode,
+            ignore_merges,
+            merges,
+            byte_pieces,
+            extra_pieces,
+        })
     }
 
     fn piece_text<'a>(&'a self, vocabulary_tokens: &'a [String], piece: u32) -> &'a str {
         let index = piece as usize;
         match vocabulary_tokens.get(index) {
             Some(text) => text,
-            None => self.extra_pieces.get(index - vocabulary_tokens.len()).map_or("", |text| text),
+            None => self
+                .extra_pieces
+                .get(index - vocabulary_tokens.len())
+                .map_or("", |text| text),
         }
     }
 }
@@ -154,7 +172,13 @@ pub(crate) fn encode_fragment<'t>(
     }
 }
 
-fn encode_word(vocabulary: &crate::vocabulary::Vocabulary, model: &BpeModel, word: &str, scratch: &mut BpeScratch<'_>, output: &mut Vec<u32>) {
+fn encode_word(
+    vocabulary: &crate::vocabulary::Vocabulary,
+    model: &BpeModel,
+    word: &str,
+    scratch: &mut BpeScratch<'_>,
+    output: &mut Vec<u32>,
+) {
     let alphabet = unicode::byte_to_char();
     // The word as llama.cpp holds it: GPT-2 byte-encoded, or raw UTF-8.
     scratch.encoded.clear();
@@ -182,28 +206,49 @@ fn encode_word(vocabulary: &crate::vocabulary::Vocabulary, model: &BpeModel, wor
     for (start, character) in encoded.char_indices() {
         let length = character.len_utf8();
         let piece = if model.byte_encode {
-            crate::unicode::char_to_byte(character).and_then(|byte| model.byte_pieces[byte as usize])
+            crate::unicode::char_to_byte(character)
+                .and_then(|byte| model.byte_pieces[byte as usize])
         } else {
-            vocabulary.pieces.get(&encoded[start..start + length]).copied()
+            vocabulary
+                .pieces
+                .get(&encoded[start..start + length])
+                .copied()
         };
         let index = symbols.len() as i32;
-        symbols.push(Symbol { start: start as u32, length: length as u32, piece, previous: index - 1, next: index + 1 });
+        symbols.push(Symbol {
+            start: start as u32,
+            length: length as u32,
+            piece,
+            previous: index - 1,
+            next: index + 1,
+        });
     }
     if let Some(last) = symbols.last_mut() {
         last.next = -1;
     }
     let heap = &mut scratch.heap;
     heap.clear();
-    let try_add = |heap: &mut BinaryHeap<Reverse<(u32, u32, u32, u32, u32)>>, symbols: &[Symbol], left: i32, right: i32| {
+    let try_add = |heap: &mut BinaryHeap<Reverse<(u32, u32, u32, u32, u32)>>,
+                   symbols: &[Symbol],
+                   left: i32,
+                   right: i32| {
         if left < 0 || right < 0 {
             return;
         }
-        let (Some(left_piece), Some(right_piece)) = (symbols[left as usize].piece, symbols[right as usize].piece) else {
+        let (Some(left_piece), Some(right_piece)) =
+            (symbols[left as usize].piece, symbols[right as usize].piece)
+        else {
             return;
         };
         let key = (u64::from(left_piece) << 32) | u64::from(right_piece);
         if let Some(&(rank, _)) = model.merges.get(&key) {
-            heap.push(Reverse((rank, left as u32, right as u32, left_piece, right_piece)));
+            heap.push(Reverse((
+                rank,
+                left as u32,
+                right as u32,
+                left_piece,
+                right_piece,
+            )));
         }
     };
     for index in 1..symbols.len() as i32 {
@@ -246,13 +291,20 @@ fn encode_word(vocabulary: &crate::vocabulary::Vocabulary, model: &BpeModel, wor
 
 /// llama.cpp's fallback for a final piece that is not a token: one token per byte of the piece's
 /// text where such a token exists (`<0xXX>` tokens for raw UTF-8 models), silently skipping others.
-fn byte_fallback(vocabulary: &crate::vocabulary::Vocabulary, model: &BpeModel, text: &str, output: &mut Vec<u32>) {
+fn byte_fallback(
+    vocabulary: &crate::vocabulary::Vocabulary,
+    model: &BpeModel,
+    text: &str,
+    output: &mut Vec<u32>,
+) {
     for &byte in text.as_bytes() {
         let id = if model.byte_encode {
             // A single byte as a string: only ASCII bytes can be a (valid UTF-8) token text.
             if byte.is_ascii() {
                 let single = [byte];
-                std::str::from_utf8(&single).ok().and_then(|text| vocabulary.text_to_token(text))
+                std::str::from_utf8(&single)
+                    .ok()
+                    .and_then(|text| vocabulary.text_to_token(text))
             } else {
                 None
             }

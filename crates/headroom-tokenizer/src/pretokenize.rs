@@ -31,7 +31,9 @@ impl Splitter {
     /// (`unicode_regex_split_custom`), else the ECMAScript emulation.
     pub(crate) fn from_expression(expression: &str) -> Result<Self, TokenizerError> {
         Ok(match expression {
-            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)" => Self::Gpt2,
+            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)" => {
+                Self::Gpt2
+            }
             "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
             | "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" => {
                 Self::Llama3
@@ -168,8 +170,16 @@ const NEWLINE: u32 = '\n' as u32;
 fn split_gpt2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(offsets.len());
     for (start, end) in ranges(offsets) {
-        let range = Range { code_points: &text.code_points, flags: &text.flags, start, end };
-        let mut emit = Emitter { out: &mut out, previous_end: start };
+        let range = Range {
+            code_points: &text.code_points,
+            flags: &text.flags,
+            start,
+            end,
+        };
+        let mut emit = Emitter {
+            out: &mut out,
+            previous_end: start,
+        };
         let mut position = start;
         while position < end {
             let cpt = range.cpt(position);
@@ -185,7 +195,11 @@ fn split_gpt2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
                     continue;
                 }
             }
-            let mut flags2 = if cpt == SPACE { range.flags(position + 1) } else { flags };
+            let mut flags2 = if cpt == SPACE {
+                range.flags(position + 1)
+            } else {
+                flags
+            };
             if flags2.is_letter() {
                 position += usize::from(cpt == SPACE);
                 while flags2.is_letter() {
@@ -204,9 +218,13 @@ fn split_gpt2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
                 emit.add(position);
                 continue;
             }
-            if !(flags2.is_whitespace() || flags2.is_letter() || flags2.is_number()) && flags2.is_defined() {
+            if !(flags2.is_whitespace() || flags2.is_letter() || flags2.is_number())
+                && flags2.is_defined()
+            {
                 position += usize::from(cpt == SPACE);
-                while !(flags2.is_whitespace() || flags2.is_letter() || flags2.is_number()) && flags2.is_defined() {
+                while !(flags2.is_whitespace() || flags2.is_letter() || flags2.is_number())
+                    && flags2.is_defined()
+                {
                     position += 1;
                     flags2 = range.flags(position);
                 }
@@ -246,14 +264,31 @@ enum DigitRule {
 /// newlines, `\s*[\r\n]+`, `\s+(?!\S)`, `\s+`, and the single-character fallback.
 /// Returns the new position. `accent_is_word` adds `\p{M}` to the excluded classes (Qwen3.5).
 #[inline]
-fn llama3_tail(range: &Range<'_>, emit: &mut Emitter<'_>, mut position: usize, accent_is_word: bool, check_flags2_defined: bool) -> usize {
+fn llama3_tail(
+    range: &Range<'_>,
+    emit: &mut Emitter<'_>,
+    mut position: usize,
+    accent_is_word: bool,
+    check_flags2_defined: bool,
+) -> usize {
     let cpt = range.cpt(position);
     let flags = range.flags(position);
     let word = |flags: Flags| {
-        flags.is_whitespace() || flags.is_letter() || flags.is_number() || (accent_is_word && flags.is_accent_mark())
+        flags.is_whitespace()
+            || flags.is_letter()
+            || flags.is_number()
+            || (accent_is_word && flags.is_accent_mark())
     };
-    let mut flags2 = if cpt == SPACE { range.flags(position + 1) } else { flags };
-    let defined = if check_flags2_defined { flags2.is_defined() } else { flags.is_defined() };
+    let mut flags2 = if cpt == SPACE {
+        range.flags(position + 1)
+    } else {
+        flags
+    };
+    let defined = if check_flags2_defined {
+        flags2.is_defined()
+    } else {
+        flags.is_defined()
+    };
     if !word(flags2) && defined {
         position += usize::from(cpt == SPACE);
         while !word(flags2) && flags2.is_defined() {
@@ -299,7 +334,11 @@ fn llama3_tail(range: &Range<'_>, emit: &mut Emitter<'_>, mut position: usize, a
 
 /// Case-insensitive contractions `(?i:'s|'t|'re|'ve|'m|'ll|'d)`; returns the new position if matched.
 #[inline]
-fn contraction_case_insensitive(range: &Range<'_>, emit: &mut Emitter<'_>, position: usize) -> Option<usize> {
+fn contraction_case_insensitive(
+    range: &Range<'_>,
+    emit: &mut Emitter<'_>,
+    position: usize,
+) -> Option<usize> {
     if range.cpt(position) == APOSTROPHE && position + 1 < range.end {
         let next = unicode::to_lower(range.cpt(position + 1));
         if is_contraction_letter(next) {
@@ -319,8 +358,16 @@ fn contraction_case_insensitive(range: &Range<'_>, emit: &mut Emitter<'_>, posit
 fn split_llama3_like(text: &SplitText, offsets: &[usize], digits: DigitRule) -> Vec<usize> {
     let mut out = Vec::with_capacity(offsets.len());
     for (start, end) in ranges(offsets) {
-        let range = Range { code_points: &text.code_points, flags: &text.flags, start, end };
-        let mut emit = Emitter { out: &mut out, previous_end: start };
+        let range = Range {
+            code_points: &text.code_points,
+            flags: &text.flags,
+            start,
+            end,
+        };
+        let mut emit = Emitter {
+            out: &mut out,
+            previous_end: start,
+        };
         let mut position = start;
         while position < end {
             if let Some(next) = contraction_case_insensitive(&range, &mut emit, position) {
@@ -369,8 +416,16 @@ fn split_llama3_like(text: &SplitText, offsets: &[usize], digits: DigitRule) -> 
 fn split_qwen35(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(offsets.len());
     for (start, end) in ranges(offsets) {
-        let range = Range { code_points: &text.code_points, flags: &text.flags, start, end };
-        let mut emit = Emitter { out: &mut out, previous_end: start };
+        let range = Range {
+            code_points: &text.code_points,
+            flags: &text.flags,
+            start,
+            end,
+        };
+        let mut emit = Emitter {
+            out: &mut out,
+            previous_end: start,
+        };
         let mut position = start;
         while position < end {
             if let Some(next) = contraction_case_insensitive(&range, &mut emit, position) {
@@ -381,9 +436,15 @@ fn split_qwen35(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
             let flags = range.flags(position);
             if !(cpt == CARRIAGE_RETURN || cpt == NEWLINE || flags.is_number()) {
                 let next = range.flags(position + 1);
-                if flags.is_letter() || flags.is_accent_mark() || next.is_accent_mark() || next.is_letter() {
+                if flags.is_letter()
+                    || flags.is_accent_mark()
+                    || next.is_accent_mark()
+                    || next.is_letter()
+                {
                     position += 1;
-                    while range.flags(position).is_letter() || range.flags(position).is_accent_mark() {
+                    while range.flags(position).is_letter()
+                        || range.flags(position).is_accent_mark()
+                    {
                         position += 1;
                     }
                     emit.add(position);
@@ -405,8 +466,16 @@ fn split_qwen35(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
 fn split_kimi_k2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(offsets.len());
     for (start, end) in ranges(offsets) {
-        let range = Range { code_points: &text.code_points, flags: &text.flags, start, end };
-        let mut emit = Emitter { out: &mut out, previous_end: start };
+        let range = Range {
+            code_points: &text.code_points,
+            flags: &text.flags,
+            start,
+            end,
+        };
+        let mut emit = Emitter {
+            out: &mut out,
+            previous_end: start,
+        };
         let mut position = start;
         let letter_not_han = |range: &Range<'_>, position: usize| {
             range.flags(position).is_letter() && !unicode::is_han(range.cpt(position))
@@ -421,7 +490,10 @@ fn split_kimi_k2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
                 emit.add(position);
                 continue;
             }
-            let leading_candidate = !(cpt == CARRIAGE_RETURN || cpt == NEWLINE || flags.is_letter() || flags.is_number());
+            let leading_candidate = !(cpt == CARRIAGE_RETURN
+                || cpt == NEWLINE
+                || flags.is_letter()
+                || flags.is_number());
             let is_letter_pattern = (flags.is_letter() && !unicode::is_han(cpt))
                 || (leading_candidate && letter_not_han(&range, position + 1));
             if is_letter_pattern {
@@ -446,7 +518,9 @@ fn split_kimi_k2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
                         let next = unicode::to_lower(range.cpt(position + 1));
                         if is_contraction_letter(next) {
                             position += 2;
-                        } else if position + 2 < end && is_contraction_pair(next, unicode::to_lower(range.cpt(position + 2))) {
+                        } else if position + 2 < end
+                            && is_contraction_pair(next, unicode::to_lower(range.cpt(position + 2)))
+                        {
                             position += 3;
                         }
                     }
@@ -478,8 +552,16 @@ fn split_kimi_k2(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
 fn split_afmoe(text: &SplitText, offsets: &[usize]) -> Vec<usize> {
     let mut out = Vec::with_capacity(offsets.len());
     for (start, end) in ranges(offsets) {
-        let range = Range { code_points: &text.code_points, flags: &text.flags, start, end };
-        let mut emit = Emitter { out: &mut out, previous_end: start };
+        let range = Range {
+            code_points: &text.code_points,
+            flags: &text.flags,
+            start,
+            end,
+        };
+        let mut emit = Emitter {
+            out: &mut out,
+            previous_end: start,
+        };
         let mut position = start;
         while position < end {
             if range.flags(position).is_number() {
@@ -555,7 +637,10 @@ impl MappedText {
             mapped.push(map(cpt, flags));
         }
         byte_offsets.push(mapped.len());
-        Self { text: mapped, byte_offsets }
+        Self {
+            text: mapped,
+            byte_offsets,
+        }
     }
 
     /// llama.cpp's collapsed text (`text_collapsed` in `unicode_regex_split`).
@@ -590,7 +675,8 @@ impl MappedText {
     }
 
     fn code_point_index(&self, byte_offset: usize) -> usize {
-        self.byte_offsets.partition_point(|&offset| offset < byte_offset)
+        self.byte_offsets
+            .partition_point(|&offset| offset < byte_offset)
     }
 }
 
@@ -603,7 +689,8 @@ pub(crate) struct EcmaRegex {
 
 /// llama.cpp's `k_ucat_enum` keys: patterns containing one of these run on the collapsed text.
 const CATEGORY_KEYS: [&str; 10] = [
-    "\\p{N}", "\\p{L}", "\\p{P}", "\\p{M}", "\\p{S}", "\\p{Lu}", "\\p{Ll}", "\\p{Lt}", "\\p{Lm}", "\\p{Lo}",
+    "\\p{N}", "\\p{L}", "\\p{P}", "\\p{M}", "\\p{S}", "\\p{Lu}", "\\p{Ll}", "\\p{Lt}", "\\p{Lm}",
+    "\\p{Lo}",
 ];
 
 impl EcmaRegex {
@@ -616,9 +703,11 @@ impl EcmaRegex {
                 reason: "Unicode categories mixed with non-ASCII characters (llama.cpp rejects this too)".to_owned(),
             });
         }
-        let translated = translate(expression, collapsed).map_err(|reason| TokenizerError::UnsupportedPattern {
-            pattern: expression.to_owned(),
-            reason,
+        let translated = translate(expression, collapsed).map_err(|reason| {
+            TokenizerError::UnsupportedPattern {
+                pattern: expression.to_owned(),
+                reason,
+            }
         })?;
         let regex = fancy_regex::RegexBuilder::new(&translated)
             .backtrack_limit(100_000_000)
@@ -665,10 +754,31 @@ fn category_items(name: &str) -> Option<String> {
         "L" | "Lu" | "Ll" | "Lt" | "Lm" | "Lo" => (COLLAPSED_LETTER, &[(0x41, 0x5A), (0x61, 0x7A)]),
         "P" => (
             COLLAPSED_PUNCTUATION,
-            &[(0x21, 0x23), (0x25, 0x2A), (0x2C, 0x2F), (0x3A, 0x3B), (0x3F, 0x40), (0x5B, 0x5D), (0x5F, 0x5F), (0x7B, 0x7B), (0x7D, 0x7D)],
+            &[
+                (0x21, 0x23),
+                (0x25, 0x2A),
+                (0x2C, 0x2F),
+                (0x3A, 0x3B),
+                (0x3F, 0x40),
+                (0x5B, 0x5D),
+                (0x5F, 0x5F),
+                (0x7B, 0x7B),
+                (0x7D, 0x7D),
+            ],
         ),
         "M" => (COLLAPSED_ACCENT_MARK, &[]),
-        "S" => (COLLAPSED_SYMBOL, &[(0x24, 0x24), (0x2B, 0x2B), (0x3C, 0x3E), (0x5E, 0x5E), (0x60, 0x60), (0x7C, 0x7C), (0x7E, 0x7E)]),
+        "S" => (
+            COLLAPSED_SYMBOL,
+            &[
+                (0x24, 0x24),
+                (0x2B, 0x2B),
+                (0x3C, 0x3E),
+                (0x5E, 0x5E),
+                (0x60, 0x60),
+                (0x7C, 0x7C),
+                (0x7E, 0x7E),
+            ],
+        ),
         _ => return None,
     };
     let mut items = hex(marker as u32);
@@ -735,7 +845,10 @@ fn translate(pattern: &str, collapsed: bool) -> Result<String, String> {
             }
             '{' => {
                 // A quantifier `{n}`, `{n,}`, `{n,m}`; anything else is a literal brace (Annex B).
-                let rest: String = characters[index..].iter().take_while(|&&c| c != '}').collect();
+                let rest: String = characters[index..]
+                    .iter()
+                    .take_while(|&&c| c != '}')
+                    .collect();
                 let body = rest.trim_start_matches('{');
                 let is_quantifier = index + rest.chars().count() < characters.len()
                     && !body.is_empty()
@@ -775,11 +888,20 @@ fn escape(characters: &[char], index: usize, collapsed: bool) -> Result<(Escape,
     };
     let simple = |cpt: u32| Ok((Escape::Atom(ClassAtom::Char(cpt)), index + 2));
     match next {
-        's' => Ok((Escape::Atom(ClassAtom::Items(SPACE_ITEMS.to_owned())), index + 2)),
+        's' => Ok((
+            Escape::Atom(ClassAtom::Items(SPACE_ITEMS.to_owned())),
+            index + 2,
+        )),
         'S' => Ok((Escape::Negated(SPACE_ITEMS.to_owned()), index + 2)),
-        'd' => Ok((Escape::Atom(ClassAtom::Items(DIGIT_ITEMS.to_owned())), index + 2)),
+        'd' => Ok((
+            Escape::Atom(ClassAtom::Items(DIGIT_ITEMS.to_owned())),
+            index + 2,
+        )),
         'D' => Ok((Escape::Negated(DIGIT_ITEMS.to_owned()), index + 2)),
-        'w' => Ok((Escape::Atom(ClassAtom::Items(WORD_ITEMS.to_owned())), index + 2)),
+        'w' => Ok((
+            Escape::Atom(ClassAtom::Items(WORD_ITEMS.to_owned())),
+            index + 2,
+        )),
         'W' => Ok((Escape::Negated(WORD_ITEMS.to_owned()), index + 2)),
         'b' => Ok((Escape::Verbatim("(?-u:\\b)".to_owned()), index + 2)),
         'B' => Ok((Escape::Verbatim("(?-u:\\B)".to_owned()), index + 2)),
@@ -791,16 +913,22 @@ fn escape(characters: &[char], index: usize, collapsed: bool) -> Result<(Escape,
         '0' => simple(0x00),
         'x' => {
             let digits: String = characters.iter().skip(index + 2).take(2).collect();
-            let value = u32::from_str_radix(&digits, 16).map_err(|_| format!("bad \\x escape at {index}"))?;
+            let value = u32::from_str_radix(&digits, 16)
+                .map_err(|_| format!("bad \\x escape at {index}"))?;
             Ok((Escape::Atom(ClassAtom::Char(value)), index + 4))
         }
         'u' => {
             let digits: String = characters.iter().skip(index + 2).take(4).collect();
-            let value = u32::from_str_radix(&digits, 16).map_err(|_| format!("bad \\u escape at {index}"))?;
+            let value = u32::from_str_radix(&digits, 16)
+                .map_err(|_| format!("bad \\u escape at {index}"))?;
             Ok((Escape::Atom(ClassAtom::Char(value)), index + 6))
         }
         'p' => {
-            let rest: String = characters.iter().skip(index + 2).take_while(|&&c| c != '}').collect();
+            let rest: String = characters
+                .iter()
+                .skip(index + 2)
+                .take_while(|&&c| c != '}')
+                .collect();
             let name = rest.trim_start_matches('{');
             let end = index + 2 + rest.chars().count() + 1;
             if !collapsed {
@@ -817,7 +945,12 @@ fn escape(characters: &[char], index: usize, collapsed: bool) -> Result<(Escape,
 }
 
 /// Translates one bracket expression starting at `index`; returns the index after its `]`.
-fn class(characters: &[char], index: usize, collapsed: bool, out: &mut String) -> Result<usize, String> {
+fn class(
+    characters: &[char],
+    index: usize,
+    collapsed: bool,
+    out: &mut String,
+) -> Result<usize, String> {
     let mut position = index + 1;
     let negated = characters.get(position) == Some(&'^');
     if negated {
@@ -896,7 +1029,10 @@ mod tests {
     use super::*;
 
     fn words(text: &str, expressions: &[&str]) -> Vec<String> {
-        let splitters: Vec<Splitter> = expressions.iter().map(|e| Splitter::from_expression(e).unwrap()).collect();
+        let splitters: Vec<Splitter> = expressions
+            .iter()
+            .map(|e| Splitter::from_expression(e).unwrap())
+            .collect();
         let prepared = SplitText::new(text);
         let lengths = split(&prepared, &splitters);
         let characters: Vec<char> = text.chars().collect();
@@ -911,11 +1047,15 @@ mod tests {
             .collect()
     }
 
-    const GPT2: &str = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+    const GPT2: &str =
+        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 
     #[test]
     fn gpt2_splitter_keeps_one_space_before_words() {
-        assert_eq!(words("Hello  world's 123!!", &[GPT2]), ["Hello", " ", " world", "'s", " 123", "!!"]);
+        assert_eq!(
+            words("Hello  world's 123!!", &[GPT2]),
+            ["Hello", " ", " world", "'s", " 123", "!!"]
+        );
     }
 
     #[test]
@@ -931,7 +1071,10 @@ mod tests {
     #[test]
     fn llama3_splits_digits_in_threes_and_keeps_newline_runs() {
         let llama3 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-        assert_eq!(words("1234567 ab\n\n  c", &[llama3]), ["123", "456", "7", " ab", "\n\n", " ", " c"]);
+        assert_eq!(
+            words("1234567 ab\n\n  c", &[llama3]),
+            ["123", "456", "7", " ab", "\n\n", " ", " c"]
+        );
     }
 
     #[test]

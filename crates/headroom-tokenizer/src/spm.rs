@@ -50,36 +50,71 @@ impl Ord for Bigram {
     }
 }
 
+/// llama.cpp `try_add_bigram`: queue the pair if its concatenation is a token.
+fn try_add<'t>(
+    vocabulary: &Vocabulary,
+    text: &'t str,
+    queue: &mut BinaryHeap<Bigram>,
+    reverse_merge: &mut FxHashMap<&'t str, (usize, usize)>,
+    symbols: &[Symbol],
+    left: isize,
+    right: isize,
+) {
+    if left < 0 || right < 0 {
+        return;
+    }
+    let (left, right) = (left as usize, right as usize);
+    let start = symbols[left].start;
+    let end = start + symbols[left].length + symbols[right].length;
+    let Some(piece) = text.get(start..end) else {
+        return;
+    };
+    let Some(id) = vocabulary.text_to_token(piece) else {
+        return;
+    };
+    queue.push(Bigram {
+        left,
+        right,
+        score: vocabulary.scores[id as usize],
+        size: piece.len(),
+    });
+    reverse_merge.insert(piece, (left, right));
+}
+
 /// Tokenizes one prepared fragment (space prefix and `▁` escaping already applied).
 pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut Vec<u32>) {
     let mut symbols: Vec<Symbol> = Vec::with_capacity(text.len());
     for (start, character) in text.char_indices() {
         let index = symbols.len() as isize;
-        symbols.push(Symbol { start, length: character.len_utf8(), previous: index - 1, next: index + 1 });
+        symbols.push(Symbol {
+            start,
+            length: character.len_utf8(),
+            previous: index - 1,
+            next: index + 1,
+        });
     }
     if let Some(last) = symbols.last_mut() {
         last.next = -1;
     }
     let mut queue: BinaryHeap<Bigram> = BinaryHeap::new();
     let mut reverse_merge: FxHashMap<&str, (usize, usize)> = FxHashMap::default();
-    let try_add = |queue: &mut BinaryHeap<Bigram>, reverse_merge: &mut FxHashMap<&str, (usize, usize)>, symbols: &[Symbol], left: isize, right: isize| {
-        if left < 0 || right < 0 {
-            return;
-        }
-        let (left, right) = (left as usize, right as usize);
-        let start = symbols[left].start;
-        let end = start + symbols[left].length + symbols[right].length;
-        let Some(piece) = text.get(start..end) else { return };
-        let Some(id) = vocabulary.text_to_token(piece) else { return };
-        queue.push(Bigram { left, right, score: vocabulary.scores[id as usize], size: piece.len() });
-        reverse_merge.insert(piece, (left, right));
-    };
     for index in 1..symbols.len() as isize {
-        try_add(&mut queue, &mut reverse_merge, &symbols, index - 1, index);
+        try_add(
+            vocabulary,
+            text,
+            &mut queue,
+            &mut reverse_merge,
+            &symbols,
+            index - 1,
+            index,
+        );
     }
     while let Some(bigram) = queue.pop() {
         let (left, right) = (bigram.left, bigram.right);
-        if symbols[left].length == 0 || symbols[right].length == 0 || symbols[left].length + symbols[right].length != bigram.size {
+        if symbols[left].length == 0
+            || symbols[right].length == 0
+            || symbols[left].length + symbols[right].length != bigram.size
+        {
             continue;
         }
         symbols[left].length += symbols[right].length;
@@ -90,8 +125,24 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
             symbols[right_next as usize].previous = left as isize;
         }
         let left_previous = symbols[left].previous;
-        try_add(&mut queue, &mut reverse_merge, &symbols, left_previous, left as isize);
-        try_add(&mut queue, &mut reverse_merge, &symbols, left as isize, right_next);
+        try_add(
+            vocabulary,
+            text,
+            &mut queue,
+            &mut reverse_merge,
+            &symbols,
+            left_previous,
+            left as isize,
+        );
+        try_add(
+            vocabulary,
+            text,
+            &mut queue,
+            &mut reverse_merge,
+            &symbols,
+            left as isize,
+            right_next,
+        );
     }
     if symbols.is_empty() {
         return;
@@ -131,8 +182,12 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
 
 /// llama.cpp `byte_to_token` for SPM: `<0xXX>`, else the byte itself as a text.
 pub(crate) fn byte_to_token(vocabulary: &Vocabulary, byte: u8) -> Option<u32> {
-    vocabulary.text_to_token(&format!("<0x{byte:02X}>")).or_else(|| {
-        let single = [byte];
-        std::str::from_utf8(&single).ok().and_then(|text| vocabulary.text_to_token(text))
-    })
+    vocabulary
+        .text_to_token(&format!("<0x{byte:02X}>"))
+        .or_else(|| {
+            let single = [byte];
+            std::str::from_utf8(&single)
+                .ok()
+                .and_then(|text| vocabulary.text_to_token(text))
+        })
 }

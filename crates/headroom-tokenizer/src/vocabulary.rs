@@ -149,7 +149,7 @@ impl Vocabulary {
         } = raw;
         let token_count = tokens.len();
         let mut ids = SpecialIds::default();
-        let mut add_bos = false;
+        let mut add_bos;
         let mut add_eos = false;
         let mut add_space_prefix = false;
         let mut escape_whitespaces = false;
@@ -182,7 +182,9 @@ impl Vocabulary {
                 ModelKind::Bpe
             }
             other => {
-                return Err(TokenizerError::UnsupportedModel { model: other.to_owned() });
+                return Err(TokenizerError::UnsupportedModel {
+                    model: other.to_owned(),
+                });
             }
         };
         let mut splitters = Vec::new();
@@ -219,14 +221,22 @@ impl Vocabulary {
         let mut scores_out = vec![0.0f32; token_count];
         if let Some(scores) = scores {
             if scores.len() < token_count {
-                return Err(TokenizerError::ArrayTooShort { key: "tokenizer.ggml.scores", length: scores.len(), tokens: token_count });
+                return Err(TokenizerError::ArrayTooShort {
+                    key: "tokenizer.ggml.scores",
+                    length: scores.len(),
+                    tokens: token_count,
+                });
             }
             scores_out.copy_from_slice(&scores[..token_count]);
         }
         let mut attributes = vec![attribute::NORMAL; token_count];
         if let Some(types) = &token_types {
             if types.len() < token_count {
-                return Err(TokenizerError::ArrayTooShort { key: "tokenizer.ggml.token_type", length: types.len(), tokens: token_count });
+                return Err(TokenizerError::ArrayTooShort {
+                    key: "tokenizer.ggml.token_type",
+                    length: types.len(),
+                    tokens: token_count,
+                });
             }
             for (attr, &token_type) in attributes.iter_mut().zip(types) {
                 // llama.cpp `LLAMA_TOKEN_TYPE_*` -> `LLAMA_TOKEN_ATTR_*`; undefined types become 0.
@@ -257,7 +267,9 @@ impl Vocabulary {
 
         // Special ids from metadata: out-of-range values keep the default (llama.cpp warns).
         for (key, value) in special_ids {
-            let Ok(value) = u32::try_from(value) else { continue };
+            let Ok(value) = u32::try_from(value) else {
+                continue;
+            };
             if value as usize >= token_count {
                 continue;
             }
@@ -270,9 +282,15 @@ impl Vocabulary {
                 "tokenizer.ggml.seperator_token_id" => &mut ids.sep,
                 "tokenizer.ggml.padding_token_id" => &mut ids.pad,
                 "tokenizer.ggml.mask_token_id" => &mut ids.mask,
-                "tokenizer.ggml.fim_pre_token_id" | "tokenizer.ggml.prefix_token_id" => &mut ids.fim_pre,
-                "tokenizer.ggml.fim_suf_token_id" | "tokenizer.ggml.suffix_token_id" => &mut ids.fim_suf,
-                "tokenizer.ggml.fim_mid_token_id" | "tokenizer.ggml.middle_token_id" => &mut ids.fim_mid,
+                "tokenizer.ggml.fim_pre_token_id" | "tokenizer.ggml.prefix_token_id" => {
+                    &mut ids.fim_pre
+                }
+                "tokenizer.ggml.fim_suf_token_id" | "tokenizer.ggml.suffix_token_id" => {
+                    &mut ids.fim_suf
+                }
+                "tokenizer.ggml.fim_mid_token_id" | "tokenizer.ggml.middle_token_id" => {
+                    &mut ids.fim_mid
+                }
                 "tokenizer.ggml.fim_pad_token_id" => &mut ids.fim_pad,
                 "tokenizer.ggml.fim_rep_token_id" => &mut ids.fim_rep,
                 "tokenizer.ggml.fim_sep_token_id" => &mut ids.fim_sep,
@@ -280,7 +298,14 @@ impl Vocabulary {
             };
             *slot = Some(value);
         }
-        for slot in [&mut ids.bos, &mut ids.eos, &mut ids.unk, &mut ids.sep, &mut ids.pad, &mut ids.mask] {
+        for slot in [
+            &mut ids.bos,
+            &mut ids.eos,
+            &mut ids.unk,
+            &mut ids.sep,
+            &mut ids.pad,
+            &mut ids.mask,
+        ] {
             if slot.is_some_and(|id| id as usize >= token_count) {
                 *slot = None;
             }
@@ -296,29 +321,56 @@ impl Vocabulary {
             add_bos = true;
         }
         // llama.cpp `normalizer_options` defaults to lowercase; the whitespace pre-tokenizer turns it off.
-        let lowercase = normalizer_lowercase.unwrap_or(!(kind == ModelKind::Bpe && pre_name == "whitespace"));
+        let lowercase =
+            normalizer_lowercase.unwrap_or(!(kind == ModelKind::Bpe && pre_name == "whitespace"));
         let strip_accents = normalizer_strip_accents.unwrap_or(lowercase);
 
         mark_detected_specials(&tokens, &mut attributes, &mut ids, &pieces);
 
         let mut special_tokens: Vec<u32> = (0..token_count as u32)
-            .filter(|&id| attributes[id as usize] & (attribute::CONTROL | attribute::USER_DEFINED | attribute::UNKNOWN) != 0)
+            .filter(|&id| {
+                attributes[id as usize]
+                    & (attribute::CONTROL | attribute::USER_DEFINED | attribute::UNKNOWN)
+                    != 0
+            })
             .collect();
         // llama.cpp uses an unstable std::sort by length; ties keep id order here.
         special_tokens.sort_by(|&a, &b| tokens[b as usize].len().cmp(&tokens[a as usize].len()));
 
-        apply_model_attributes(&pre_name, general_name.as_deref(), architecture.as_deref(), &tokens, &pieces, &special_tokens, &mut attributes);
+        apply_model_attributes(
+            &pre_name,
+            general_name.as_deref(),
+            architecture.as_deref(),
+            &tokens,
+            &pieces,
+            &special_tokens,
+            &mut attributes,
+        );
 
         let special_finder = if special_tokens.is_empty() {
             None
         } else {
-            AhoCorasick::new(special_tokens.iter().map(|&id| tokens[id as usize].as_bytes())).ok()
+            AhoCorasick::new(
+                special_tokens
+                    .iter()
+                    .map(|&id| tokens[id as usize].as_bytes()),
+            )
+            .ok()
         };
 
         let bpe = match kind {
             ModelKind::Bpe => {
-                let merges = merges.ok_or(TokenizerError::MissingKey { key: "tokenizer.ggml.merges" })?;
-                Some(BpeModel::new(splitters, byte_encode, ignore_merges, &merges, &mut pieces, token_count)?)
+                let merges = merges.ok_or(TokenizerError::MissingKey {
+                    key: "tokenizer.ggml.merges",
+                })?;
+                Some(BpeModel::new(
+                    splitters,
+                    byte_encode,
+                    ignore_merges,
+                    &merges,
+                    &mut pieces,
+                    token_count,
+                )?)
             }
             _ => None,
         };
@@ -394,14 +446,21 @@ struct PreFlags {
 
 /// llama.cpp `load`: `tokenizer.ggml.pre` -> pre-tokenizer type and flags (BPE branch).
 fn bpe_pre_flags(pre: &str) -> Result<PreFlags, TokenizerError> {
-    let mut flags = PreFlags { pre_type: PreType::Default, ignore_merges: false, add_bos: false, escape_whitespaces: false, no_bos: false };
+    let mut flags = PreFlags {
+        pre_type: PreType::Default,
+        ignore_merges: false,
+        add_bos: false,
+        escape_whitespaces: false,
+        no_bos: false,
+    };
     flags.pre_type = match pre {
         "" | "default" => PreType::Default,
         "minicpm5" => {
             flags.ignore_merges = true;
             PreType::MiniCpm5
         }
-        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral" | "midm-2.0" | "lfm2" | "jina-v5-nano" => {
+        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral" | "midm-2.0"
+        | "lfm2" | "jina-v5-nano" => {
             flags.ignore_merges = true;
             flags.add_bos = true;
             PreType::Llama3
@@ -415,10 +474,13 @@ fn bpe_pre_flags(pre: &str) -> Result<PreFlags, TokenizerError> {
             PreType::Youtu
         }
         "falcon" => PreType::Falcon,
-        "mpt" | "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es" | "jina-v2-de" | "a.x-4.0" | "mellum"
-        | "modern-bert" | "jina-v1-en" | "jina-v2-code" | "roberta-bpe" | "olmo" | "jais" | "exaone4" | "trillion"
-        | "granite-docling" => PreType::Gpt2,
-        "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone" | "minerva-7b" | "mellum2" => PreType::Starcoder,
+        "mpt" | "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es"
+        | "jina-v2-de" | "a.x-4.0" | "mellum" | "modern-bert" | "jina-v1-en" | "jina-v2-code"
+        | "roberta-bpe" | "olmo" | "jais" | "exaone4" | "trillion" | "granite-docling" => {
+            PreType::Gpt2
+        }
+        "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone" | "minerva-7b"
+        | "mellum2" => PreType::Starcoder,
         "jais-2" => PreType::Jais2,
         "gemma4" | "granite-embed-multi-311m" | "sarvam-moe" => {
             flags.escape_whitespaces = true;
@@ -429,7 +491,8 @@ fn bpe_pre_flags(pre: &str) -> Result<PreFlags, TokenizerError> {
             PreType::Gemma4
         }
         "whitespace" => PreType::Whitespace,
-        "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" | "hunyuan" | "solar-open" => PreType::Qwen2,
+        "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" | "hunyuan"
+        | "solar-open" => PreType::Qwen2,
         "qwen35" => PreType::Qwen35,
         "dbrx" | "smaug-bpe" => PreType::Llama3,
         "poro-chat" | "bloom" | "gpt3-finnish" => PreType::Poro,
@@ -467,7 +530,11 @@ fn bpe_pre_flags(pre: &str) -> Result<PreFlags, TokenizerError> {
         "afmoe" => PreType::Afmoe,
         "laguna" => PreType::Laguna,
         "exaone-moe" => PreType::ExaoneMoe,
-        other => return Err(TokenizerError::UnknownPreTokenizer { pre: other.to_owned() }),
+        other => {
+            return Err(TokenizerError::UnknownPreTokenizer {
+                pre: other.to_owned(),
+            });
+        }
     };
     Ok(flags)
 }
@@ -507,7 +574,13 @@ fn pre_expressions(pre_type: PreType) -> (Vec<&'static str>, bool) {
             "[가-힣ㄱ-ㆎ]+|[！…“”‘’—：；，、-〿︰-﹏]+|[ㄅ-ㄯ]+|[一-龥぀-ゟ゠-ヿ]+",
             "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
         ],
-        PreType::DeepseekCoder => vec!["[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"],
+        PreType::DeepseekCoder => vec![
+            "[\r\n]",
+            "\\s?\\p{L}+",
+            "\\s?\\p{P}+",
+            "[一-龥ࠀ-一가-퟿]+",
+            "\\p{N}",
+        ],
         PreType::Falcon => vec!["[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]"],
         PreType::Starcoder => vec!["\\p{N}", GPT2],
         PreType::Gpt2 => vec![GPT2],
@@ -546,7 +619,9 @@ fn pre_expressions(pre_type: PreType) -> (Vec<&'static str>, bool) {
         PreType::SeedCoder => vec![
             "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
         ],
-        PreType::Ufakzeka => vec!["[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
+        PreType::Ufakzeka => vec![
+            "[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+        ],
         PreType::Afmoe => vec![
             "\\p{AFMoE_digits}",
             "[一-鿿㐀-䶿豈-﫿぀-ゟ゠-ヿ･-ﾟ⼀-⿟เ-๿຀-໿ក-៿က-႟ꩠ-ꩿꧠ-꧿가-힯ᄀ-ᇿ]+",
@@ -562,7 +637,12 @@ fn pre_expressions(pre_type: PreType) -> (Vec<&'static str>, bool) {
             "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
         ],
         PreType::Whitespace => return (vec!["\\S+"], false),
-        PreType::Default => vec!["[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"],
+        PreType::Default => vec![
+            "[\\p{P}\\$\\+<=>\\^~\\|]+",
+            GPT2,
+            "\\p{N}+",
+            "[0-9][0-9][0-9]",
+        ],
     };
     (expressions, true)
 }
@@ -571,9 +651,19 @@ fn pre_expressions(pre_type: PreType) -> (Vec<&'static str>, bool) {
 /// tokens (and so changes which texts `parse_special` matches), plus the gpt-oss, o200k and Gemma 4
 /// attribute fixes. llama.cpp walks an unordered map; where several texts of one list exist and the
 /// id is not in the metadata, the lowest id is taken here.
-fn mark_detected_specials(tokens: &[String], attributes: &mut [u32], ids: &mut SpecialIds, pieces: &FxHashMap<Box<str>, u32>) {
-    let lookup = |text: &str| pieces.get(text).copied().filter(|&id| (id as usize) < tokens.len());
-    let mut detect = |slot: &mut Option<u32>, texts: &[&str], attributes: &mut [u32]| {
+fn mark_detected_specials(
+    tokens: &[String],
+    attributes: &mut [u32],
+    ids: &mut SpecialIds,
+    pieces: &FxHashMap<Box<str>, u32>,
+) {
+    let lookup = |text: &str| {
+        pieces
+            .get(text)
+            .copied()
+            .filter(|&id| (id as usize) < tokens.len())
+    };
+    let detect = |slot: &mut Option<u32>, texts: &[&str], attributes: &mut [u32]| {
         if slot.is_some() {
             return;
         }
@@ -582,20 +672,111 @@ fn mark_detected_specials(tokens: &[String], attributes: &mut [u32], ids: &mut S
             attributes[id as usize] |= attribute::CONTROL;
         }
     };
-    detect(&mut ids.eot, &["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"], attributes);
+    detect(
+        &mut ids.eot,
+        &[
+            "<|eot_id|>",
+            "<|im_end|>",
+            "<|end|>",
+            "<end_of_turn>",
+            "<|endoftext|>",
+            "<|end_of_text|>",
+            "<EOT>",
+            "_<EOT>",
+            "[EOT]",
+            "<｜end▁of▁sentence｜>",
+            "<end_of_utterance>",
+        ],
+        attributes,
+    );
     detect(&mut ids.eom, &["<|eom_id|>"], attributes);
-    detect(&mut ids.fim_pre, &["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>"], attributes);
-    detect(&mut ids.fim_suf, &["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>"], attributes);
-    detect(&mut ids.fim_mid, &["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>"], attributes);
-    detect(&mut ids.fim_pad, &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"], attributes);
-    detect(&mut ids.fim_rep, &["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"], attributes);
+    detect(
+        &mut ids.fim_pre,
+        &[
+            "<|fim_prefix|>",
+            "<fim-prefix>",
+            "<fim_prefix>",
+            "<｜fim▁begin｜>",
+            "<PRE>",
+            "▁<PRE>",
+            "<|code_prefix|>",
+            "<|prefix|>",
+        ],
+        attributes,
+    );
+    detect(
+        &mut ids.fim_suf,
+        &[
+            "<|fim_suffix|>",
+            "<fim-suffix>",
+            "<fim_suffix>",
+            "<｜fim▁hole｜>",
+            "<SUF>",
+            "▁<SUF>",
+            "<|code_suffix|>",
+            "<|suffix|>",
+        ],
+        attributes,
+    );
+    detect(
+        &mut ids.fim_mid,
+        &[
+            "<|fim_middle|>",
+            "<fim-middle>",
+            "<fim_middle>",
+            "<｜fim▁end｜>",
+            "<MID>",
+            "▁<MID>",
+            "<|code_middle|>",
+            "<|middle|>",
+        ],
+        attributes,
+    );
+    detect(
+        &mut ids.fim_pad,
+        &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"],
+        attributes,
+    );
+    detect(
+        &mut ids.fim_rep,
+        &[
+            "<|fim_repo|>",
+            "<|repo_name|>",
+            "<fim-repo>",
+            "<REPO>",
+            "<reponame>",
+        ],
+        attributes,
+    );
     detect(&mut ids.fim_sep, &["<|file_sep|>"], attributes);
 
-    let mut end_of_generation: Vec<u32> = [ids.fim_pad, ids.fim_rep, ids.fim_sep].into_iter().flatten().collect();
+    let mut end_of_generation: Vec<u32> = [ids.fim_pad, ids.fim_rep, ids.fim_sep]
+        .into_iter()
+        .flatten()
+        .collect();
     const EOG_TEXTS: [&str; 22] = [
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
-        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-        "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
+        "<|eot_id|>",
+        "<|im_end|>",
+        "<|end|>",
+        "<|return|>",
+        "<|call|>",
+        "<|flush|>",
+        "<|calls|>",
+        "<end_of_turn>",
+        "<|endoftext|>",
+        "</s>",
+        "<|eom_id|>",
+        "<EOT>",
+        "_<EOT>",
+        "[EOT]",
+        "[EOS]",
+        "<|end_of_text|>",
+        "<end_of_utterance>",
+        "<eos>",
+        "<turn|>",
+        "<|tool_response>",
+        "<｜end▁of▁sentence｜>",
+        "[e~[",
     ];
     for text in EOG_TEXTS {
         if let Some(id) = lookup(text) {
@@ -609,8 +790,14 @@ fn mark_detected_specials(tokens: &[String], attributes: &mut [u32], ids: &mut S
         }
     }
     end_of_generation.extend([ids.eos, ids.eot, ids.eom].into_iter().flatten());
-    let has = |text: &str| end_of_generation.iter().any(|&id| tokens.get(id as usize).is_some_and(|t| t == text));
-    if (has("<|return|>") && has("<|call|>") && has("<|end|>")) || (has("<|calls|>") && has("<|flush|>") && has("<|end|>")) {
+    let has = |text: &str| {
+        end_of_generation
+            .iter()
+            .any(|&id| tokens.get(id as usize).is_some_and(|t| t == text))
+    };
+    if (has("<|return|>") && has("<|call|>") && has("<|end|>"))
+        || (has("<|calls|>") && has("<|flush|>") && has("<|end|>"))
+    {
         for &id in &end_of_generation {
             if tokens[id as usize] == "<|end|>" {
                 attributes[id as usize] = attribute::USER_DEFINED;
@@ -636,11 +823,20 @@ fn apply_model_attributes(
     special_tokens: &[u32],
     attributes: &mut [u32],
 ) {
-    let lookup = |text: &str| pieces.get(text).copied().filter(|&id| (id as usize) < tokens.len());
+    let lookup = |text: &str| {
+        pieces
+            .get(text)
+            .copied()
+            .filter(|&id| (id as usize) < tokens.len())
+    };
     let name = general_name.unwrap_or_default().to_ascii_lowercase();
     let architecture = architecture.unwrap_or_default();
-    if ["jina-v2-de", "jina-v2-es", "jina-v2-code", "mmbert"].iter().any(|key| pre.contains(key))
-        || ["nomic-bert-moe", "jina-bert-v3"].iter().any(|key| architecture.contains(key))
+    if ["jina-v2-de", "jina-v2-es", "jina-v2-code", "mmbert"]
+        .iter()
+        .any(|key| pre.contains(key))
+        || ["nomic-bert-moe", "jina-bert-v3"]
+            .iter()
+            .any(|key| architecture.contains(key))
     {
         if let Some(id) = lookup("<mask>") {
             attributes[id as usize] |= attribute::LSTRIP;

@@ -26,9 +26,16 @@ fn preprocess(vocabulary: &Vocabulary, text: &str) -> Vec<String> {
         if vocabulary.normalizer_strip_accents && flags.is_accent_mark() {
             continue;
         }
-        let mapped = if vocabulary.normalizer_lowercase { unicode::to_lower(code_point) } else { code_point };
+        let mapped = if vocabulary.normalizer_lowercase {
+            unicode::to_lower(code_point)
+        } else {
+            code_point
+        };
         let mapped = char::from_u32(mapped).unwrap_or('\u{FFFD}');
-        if flags.is_punctuation() || (code_point < 0x7F && flags.is_symbol()) || is_chinese_char(code_point) {
+        if flags.is_punctuation()
+            || (code_point < 0x7F && flags.is_symbol())
+            || is_chinese_char(code_point)
+        {
             if words.last().is_some_and(|word| !word.is_empty()) {
                 words.push(String::new());
             }
@@ -73,7 +80,10 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
             let mut matched = false;
             let mut end = length.min(index + vocabulary.max_token_length_bytes + 1);
             while end > index {
-                if let Some(id) = std::str::from_utf8(&bytes[index..end]).ok().and_then(|piece| vocabulary.text_to_token(piece)) {
+                if let Some(id) = std::str::from_utf8(&bytes[index..end])
+                    .ok()
+                    .and_then(|piece| vocabulary.text_to_token(piece))
+                {
                     output.push(id);
                     matched = true;
                     index = end - 1;

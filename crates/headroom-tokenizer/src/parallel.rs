@@ -1,0 +1,154 @@
+//! Multi-threaded counting for large inputs.
+//!
+//! The text is partitioned into special tokens and raw fragments exactly as `encode` does; each raw
+//! fragment is then cut at *safe boundaries*: just after a `\n` that follows an ASCII
+//! non-whitespace byte and precedes an ASCII letter or digit. At such a point every llama.cpp
+//! pre-tokenizer ends a word (the newline is its own whitespace run of length one, or the tail of
+//! a punctuation run, or isolated by a `[\r\n]` split) and the next word starts fresh, so BPE never
+//! merges across it; WordPiece splits on whitespace anyway; SentencePiece merges cannot cross it
+//! when no vocabulary entry contains a newline next to other characters (checked per vocabulary;
+//! otherwise SentencePiece text is counted on one thread). Chunks are counted on scoped threads and
+//! summed. `count_parallel_equals_count` in the tests checks the equality on every fixture.
+
+use crate::special::Fragment;
+use crate::vocabulary::{ModelKind, Vocabulary};
+use crate::{bpe, spm, wpm};
+
+/// Below this many bytes a fragment is not worth splitting.
+const MINIMUM_CHUNK_BYTES: usize = 64 * 1024;
+
+fn is_ascii_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
+/// Is byte offset `position` a safe place to cut (see module docs)?
+pub(crate) fn is_safe_boundary(bytes: &[u8], position: usize) -> bool {
+    position >= 2
+        && position < bytes.len()
+        && bytes[position - 1] == b'\n'
+        && bytes[position - 2].is_ascii()
+        && !is_ascii_space(bytes[position - 2])
+        && bytes[position].is_ascii_alphanumeric()
+}
+
+/// Cuts `text` into chunks of roughly `target` bytes at safe boundaries.
+pub(crate) fn chunks(text: &str, target: usize) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut cut = start + target;
+        if cut >= bytes.len() {
+            pieces.push(&text[start..]);
+            break;
+        }
+        while cut < bytes.len() && !is_safe_boundary(bytes, cut) {
+            cut += 1;
+        }
+        pieces.push(&text[start..cut]);
+        start = cut;
+    }
+    pieces
+}
+
+fn spm_newline_isolated(vocabulary: &Vocabulary) -> bool {
+    vocabulary
+        .tokens
+        .iter()
+        .all(|token| token == "\n" || !token.contains('\n'))
+}
+
+fn count_chunk(vocabulary: &Vocabulary, chunk: &str) -> usize {
+    let mut output = Vec::new();
+    match vocabulary.kind {
+        ModelKind::Spm => spm::encode_fragment(vocabulary, chunk, &mut output),
+        ModelKind::Wpm => wpm::encode_fragment(vocabulary, chunk, &mut output),
+        ModelKind::Bpe => {
+            if let Some(model) = &vocabulary.bpe {
+                let mut scratch = bpe::BpeScratch::default();
+                bpe::encode_fragment(vocabulary, model, chunk, &mut scratch, &mut output);
+            }
+        }
+    }
+    output.len()
+}
+
+pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize) -> usize {
+    let fragments = crate::special::partition(vocabulary, text, true);
+    let mut total = 0;
+    // Prepared texts (SPM prefix and escaping, BPE escaping) must outlive the chunks borrowing them.
+    let mut prepared: Vec<String> = Vec::new();
+    let mut previous_special = true;
+    let mut owned_ranges: Vec<usize> = Vec::new();
+    for fragment in &fragments {
+        match *fragment {
+            Fragment::Token(_) => {
+                total += 1;
+                previous_special = true;
+            }
+            Fragment::Text { start, end } => {
+                let raw = &text[start..end];
+                let ready = match vocabulary.kind {
+                    ModelKind::Spm => crate::spm_text(vocabulary, raw, previous_special),
+                    ModelKind::Bpe if vocabulary.escape_whitespaces => raw.replace(' ', "\u{2581}"),
+                    _ => raw.to_owned(),
+                };
+                previous_special = false;
+                owned_ranges.push(prepared.len());
+                prepared.push(ready);
+            }
+        }
+    }
+    let splittable = vocabulary.kind != ModelKind::Spm || spm_newline_isolated(vocabulary);
+    let total_bytes: usize = prepared.iter().map(String::len).sum();
+    let target = (total_bytes / (threads * 4)).max(MINIMUM_CHUNK_BYTES);
+    let mut work: Vec<&str> = Vec::new();
+    for piece in &prepared {
+        if splittable && threads > 1 {
+            work.extend(chunks(piece, target));
+        } else {
+            work.push(piece);
+        }
+    }
+    let counted: usize = if threads <= 1 || work.len() <= 1 {
+        work.iter()
+            .map(|chunk| count_chunk(vocabulary, chunk))
+            .sum()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads.min(work.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut sum = 0;
+                        loop {
+                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = work.get(index) else { break };
+                            sum += count_chunk(vocabulary, chunk);
+                        }
+                        sum
+                    })
+                })
+                .collect();
+            // A panicking worker would be a bug; count its share on this thread instead of losing it.
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or(0))
+                .sum()
+        })
+    };
+    total += counted;
+    let add_bos = vocabulary.kind == ModelKind::Wpm || vocabulary.add_bos;
+    let add_eos = if vocabulary.kind == ModelKind::Wpm {
+        vocabulary.ids.sep.is_some()
+    } else {
+        vocabulary.add_eos
+    };
+    if add_bos && vocabulary.ids.bos.is_some() {
+        total += 1;
+    }
+    if add_eos && (vocabulary.kind == ModelKind::Wpm || vocabulary.ids.eos.is_some()) {
+        total += 1;
+    }
+    total
+}
