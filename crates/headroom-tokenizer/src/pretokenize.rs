@@ -839,6 +839,20 @@ fn translate(pattern: &str, collapsed: bool) -> Result<String, String> {
                 out.push_str("[^\\x{A}\\x{D}\\x{2028}\\x{2029}]");
                 index += 1;
             }
+            '(' if characters.get(index + 1) == Some(&'?') => {
+                // Group prefixes pass through: `(?:`, `(?=`, `(?!`, `(?<=`, `(?<!`.
+                let prefix: String = match characters.get(index + 2) {
+                    Some(&':') | Some(&'=') | Some(&'!') => {
+                        characters[index..index + 3].iter().collect()
+                    }
+                    Some(&'<') if matches!(characters.get(index + 3), Some(&'=') | Some(&'!')) => {
+                        characters[index..index + 4].iter().collect()
+                    }
+                    _ => return Err(format!("unsupported group syntax at {index}")),
+                };
+                index += prefix.chars().count();
+                out.push_str(&prefix);
+            }
             '(' | ')' | '|' | '*' | '+' | '?' | '^' | '$' => {
                 out.push(character);
                 index += 1;
