@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod tokens;
+
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
 #[command(name = "headroom", version, about, long_about = None)]
@@ -13,9 +15,14 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Count tokens exactly with a model's own tokenizer.
+    Tokens(tokens::TokensArgs),
+}
 
 /// Runs the parsed command line; the exit code says whether problems were found.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Tokens(args) => tokens::run(args),
+    }
 }
