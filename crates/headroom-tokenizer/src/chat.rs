@@ -64,7 +64,7 @@ pub(crate) fn render(
         ChatTemplate::Ollama(source) => {
             // Ollama tokenizes the rendered prompt with BOS added per the model (llama runner
             // `Tokenize(prompt, addSpecial=true)`), so the same flag applies.
-            Ok((crate::chat::go_template::render(source, messages)?, true))
+            Ok((crate::go_template::render(source, messages)?, true))
         }
     }
 }
@@ -190,21 +190,6 @@ fn render_jinja(
         eos_token => eos,
     })?;
     Ok(rendered)
-}
-
-pub(crate) mod go_template {
-    //! Placeholder until the Go template subset lands.
-    use crate::{ChatMessage, TokenizerError};
-
-    pub(crate) fn render(
-        _source: &str,
-        _messages: &[ChatMessage],
-    ) -> Result<String, TokenizerError> {
-        Err(TokenizerError::GoTemplate {
-            offset: 0,
-            message: "Ollama templates are not supported yet".to_owned(),
-        })
-    }
 }
 
 #[cfg(test)]

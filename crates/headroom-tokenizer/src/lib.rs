@@ -11,6 +11,7 @@
 mod bpe;
 mod chat;
 mod gguf;
+mod go_template;
 mod huggingface;
 mod parallel;
 mod pretokenize;
