@@ -67,7 +67,7 @@ def hf_tokenizer(vocab_path, name):
     return tokenizer
 
 
-text = open(corpus, encoding="utf-8").read()
+text = open(corpus, encoding="utf-8", newline="").read()
 size = len(text.encode("utf-8"))
 with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tiny:
     tiny.write("a")

@@ -10,6 +10,8 @@ use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
 
+use crate::interner::Interner;
+
 use crate::TokenizerError;
 use crate::pretokenize::{self, SplitText, Splitter};
 use crate::unicode;
@@ -28,8 +30,6 @@ pub(crate) struct BpeModel {
     merges: FxHashMap<u64, (u32, u32)>,
     /// Piece of each byte's GPT-2 character (byte-encoded models).
     byte_pieces: [Option<u32>; 256],
-    /// Text of every piece id at or above the token count (merge strings that are not tokens).
-    extra_pieces: Vec<Box<str>>,
 }
 
 #[derive(Clone, Copy)]
@@ -47,19 +47,9 @@ impl BpeModel {
         byte_encode: bool,
         ignore_merges: bool,
         merge_lines: &[String],
-        pieces: &mut FxHashMap<Box<str>, u32>,
-        token_count: usize,
+        pieces: &mut Interner,
+        tokens: &[String],
     ) -> Result<Self, TokenizerError> {
-        let mut extra_pieces: Vec<Box<str>> = Vec::new();
-        let mut intern = |text: &str, pieces: &mut FxHashMap<Box<str>, u32>| -> u32 {
-            if let Some(&id) = pieces.get(text) {
-                return id;
-            }
-            let id = (token_count + extra_pieces.len()) as u32;
-            extra_pieces.push(text.into());
-            pieces.insert(text.into(), id);
-            id
-        };
         let mut merges: FxHashMap<u64, (u32, u32)> = FxHashMap::default();
         merges.reserve(merge_lines.len());
         let mut joined = String::new();
@@ -75,12 +65,12 @@ impl BpeModel {
                 continue;
             };
             let (left, right) = (&line[..split], &line[split + 1..]);
-            let left_piece = intern(left, pieces);
-            let right_piece = intern(right, pieces);
+            let left_piece = pieces.intern(tokens, left);
+            let right_piece = pieces.intern(tokens, right);
             joined.clear();
             joined.push_str(left);
             joined.push_str(right);
-            let merged = intern(&joined, pieces);
+            let merged = pieces.intern(tokens, &joined);
             let key = (u64::from(left_piece) << 32) | u64::from(right_piece);
             // `bpe_ranks.emplace` keeps the first rank of a duplicated pair.
             merges.entry(key).or_insert((rank as u32, merged));
@@ -89,9 +79,7 @@ impl BpeModel {
         let alphabet = unicode::byte_to_char();
         let mut buffer = [0u8; 4];
         for (byte, piece) in byte_pieces.iter_mut().enumerate() {
-            *piece = pieces
-                .get(&*alphabet[byte].encode_utf8(&mut buffer))
-                .copied();
+            *piece = pieces.get(tokens, alphabet[byte].encode_utf8(&mut buffer));
         }
         Ok(Self {
             splitters,
@@ -99,19 +87,7 @@ impl BpeModel {
             ignore_merges,
             merges,
             byte_pieces,
-            extra_pieces,
         })
-    }
-
-    fn piece_text<'a>(&'a self, vocabulary_tokens: &'a [String], piece: u32) -> &'a str {
-        let index = piece as usize;
-        match vocabulary_tokens.get(index) {
-            Some(text) => text,
-            None => self
-                .extra_pieces
-                .get(index - vocabulary_tokens.len())
-                .map_or("", |text| text),
-        }
     }
 }
 
@@ -211,8 +187,7 @@ fn encode_word(
         } else {
             vocabulary
                 .pieces
-                .get(&encoded[start..start + length])
-                .copied()
+                .get(&vocabulary.tokens, &encoded[start..start + length])
         };
         let index = symbols.len() as i32;
         symbols.push(Symbol {
@@ -314,13 +289,5 @@ fn byte_fallback(
         if let Some(id) = id {
             output.push(id);
         }
-    }
-}
-
-impl BpeModel {
-    /// The text of a piece (token texts first, then merge strings).
-    #[allow(dead_code)]
-    pub(crate) fn text<'a>(&'a self, tokens: &'a [String], piece: u32) -> &'a str {
-        self.piece_text(tokens, piece)
     }
 }

@@ -13,6 +13,7 @@ mod chat;
 mod gguf;
 mod go_template;
 mod huggingface;
+mod interner;
 mod parallel;
 mod pretokenize;
 mod special;

@@ -58,15 +58,20 @@ fn spm_newline_isolated(vocabulary: &Vocabulary) -> bool {
         .all(|token| token == "\n" || !token.contains('\n'))
 }
 
-fn count_chunk(vocabulary: &Vocabulary, chunk: &str) -> usize {
-    let mut output = Vec::new();
+/// Counts one chunk; `scratch` (and its word cache) is reused across the chunks of one thread.
+fn count_chunk<'t>(
+    vocabulary: &Vocabulary,
+    chunk: &'t str,
+    scratch: &mut bpe::BpeScratch<'t>,
+    output: &mut Vec<u32>,
+) -> usize {
+    output.clear();
     match vocabulary.kind {
-        ModelKind::Spm => spm::encode_fragment(vocabulary, chunk, &mut output),
-        ModelKind::Wpm => wpm::encode_fragment(vocabulary, chunk, &mut output),
+        ModelKind::Spm => spm::encode_fragment(vocabulary, chunk, output),
+        ModelKind::Wpm => wpm::encode_fragment(vocabulary, chunk, output),
         ModelKind::Bpe => {
             if let Some(model) = &vocabulary.bpe {
-                let mut scratch = bpe::BpeScratch::default();
-                bpe::encode_fragment(vocabulary, model, chunk, &mut scratch, &mut output);
+                bpe::encode_fragment(vocabulary, model, chunk, scratch, output);
             }
         }
     }
@@ -79,7 +84,6 @@ pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize
     // Prepared texts (SPM prefix and escaping, BPE escaping) must outlive the chunks borrowing them.
     let mut prepared: Vec<String> = Vec::new();
     let mut previous_special = true;
-    let mut owned_ranges: Vec<usize> = Vec::new();
     for fragment in &fragments {
         match *fragment {
             Fragment::Token(_) => {
@@ -94,7 +98,6 @@ pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize
                     _ => raw.to_owned(),
                 };
                 previous_special = false;
-                owned_ranges.push(prepared.len());
                 prepared.push(ready);
             }
         }
@@ -110,32 +113,37 @@ pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize
             work.push(piece);
         }
     }
-    let counted: usize = if threads <= 1 || work.len() <= 1 {
+    let sequential = || {
+        let mut scratch = bpe::BpeScratch::default();
+        let mut output = Vec::new();
         work.iter()
-            .map(|chunk| count_chunk(vocabulary, chunk))
-            .sum()
+            .map(|chunk| count_chunk(vocabulary, chunk, &mut scratch, &mut output))
+            .sum::<usize>()
+    };
+    let counted: usize = if threads <= 1 || work.len() <= 1 {
+        sequential()
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
+        let parallel: Option<usize> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads.min(work.len()))
                 .map(|_| {
                     scope.spawn(|| {
+                        let mut scratch = bpe::BpeScratch::default();
+                        let mut output = Vec::new();
                         let mut sum = 0;
                         loop {
                             let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(chunk) = work.get(index) else { break };
-                            sum += count_chunk(vocabulary, chunk);
+                            sum += count_chunk(vocabulary, chunk, &mut scratch, &mut output);
                         }
                         sum
                     })
                 })
                 .collect();
-            // A panicking worker would be a bug; count its share on this thread instead of losing it.
-            handles
-                .into_iter()
-                .map(|handle| handle.join().unwrap_or(0))
-                .sum()
-        })
+            handles.into_iter().map(|handle| handle.join().ok()).sum()
+        });
+        // A worker that panicked (a bug) must not lose its share: recount on this thread.
+        parallel.unwrap_or_else(sequential)
     };
     total += counted;
     let add_bos = vocabulary.kind == ModelKind::Wpm || vocabulary.add_bos;

@@ -5,8 +5,6 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use rustc_hash::FxHashMap;
-
 use crate::vocabulary::Vocabulary;
 
 #[derive(Clone, Copy)]
@@ -51,11 +49,10 @@ impl Ord for Bigram {
 }
 
 /// llama.cpp `try_add_bigram`: queue the pair if its concatenation is a token.
-fn try_add<'t>(
+fn try_add(
     vocabulary: &Vocabulary,
-    text: &'t str,
+    text: &str,
     queue: &mut BinaryHeap<Bigram>,
-    reverse_merge: &mut FxHashMap<&'t str, (usize, usize)>,
     symbols: &[Symbol],
     left: isize,
     right: isize,
@@ -78,7 +75,6 @@ fn try_add<'t>(
         score: vocabulary.scores[id as usize],
         size: piece.len(),
     });
-    reverse_merge.insert(piece, (left, right));
 }
 
 /// Tokenizes one prepared fragment (space prefix and `▁` escaping already applied).
@@ -97,17 +93,8 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
         last.next = -1;
     }
     let mut queue: BinaryHeap<Bigram> = BinaryHeap::new();
-    let mut reverse_merge: FxHashMap<&str, (usize, usize)> = FxHashMap::default();
     for index in 1..symbols.len() as isize {
-        try_add(
-            vocabulary,
-            text,
-            &mut queue,
-            &mut reverse_merge,
-            &symbols,
-            index - 1,
-            index,
-        );
+        try_add(vocabulary, text, &mut queue, &symbols, index - 1, index);
     }
     while let Some(bigram) = queue.pop() {
         let (left, right) = (bigram.left, bigram.right);
@@ -129,7 +116,6 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
             vocabulary,
             text,
             &mut queue,
-            &mut reverse_merge,
             &symbols,
             left_previous,
             left as isize,
@@ -138,7 +124,6 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
             vocabulary,
             text,
             &mut queue,
-            &mut reverse_merge,
             &symbols,
             left as isize,
             right_next,
@@ -147,31 +132,20 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
     if symbols.is_empty() {
         return;
     }
+    // llama.cpp `resegment`: a final symbol that is a token is emitted; otherwise llama.cpp looks it
+    // up in `rev_merge`, whose keys are only texts that are tokens (`try_add_bigram` records a pair
+    // only when its concatenation is a token), so that lookup can never succeed and the symbol —
+    // necessarily a single character — falls back to byte tokens. `rev_merge` is therefore not kept.
     let mut index: isize = 0;
-    let mut stack: Vec<(usize, usize)> = Vec::new();
     while index != -1 {
         let symbol = symbols[index as usize];
-        stack.clear();
-        stack.push((symbol.start, symbol.length));
-        // llama.cpp `resegment`, iteratively: a piece that is not a token splits back along the
-        // recorded merge, else falls back to byte tokens.
-        while let Some((start, length)) = stack.pop() {
-            let piece = &text[start..start + length];
-            if let Some(id) = vocabulary.text_to_token(piece) {
-                output.push(id);
-                continue;
-            }
-            match reverse_merge.get(piece) {
-                Some(&(left, right)) => {
-                    let (left, right) = (symbols[left], symbols[right]);
-                    stack.push((right.start, right.length));
-                    stack.push((left.start, left.length));
-                }
-                None => {
-                    for &byte in piece.as_bytes() {
-                        if let Some(id) = byte_to_token(vocabulary, byte) {
-                            output.push(id);
-                        }
+        let piece = &text[symbol.start..symbol.start + symbol.length];
+        match vocabulary.text_to_token(piece) {
+            Some(id) => output.push(id),
+            None => {
+                for &byte in piece.as_bytes() {
+                    if let Some(id) = byte_to_token(vocabulary, byte) {
+                        output.push(id);
                     }
                 }
             }

@@ -3,10 +3,10 @@
 //! `llama_vocab::impl::load` (`src/llama-vocab.cpp`) decides them.
 
 use aho_corasick::AhoCorasick;
-use rustc_hash::FxHashMap;
 
 use crate::TokenizerError;
 use crate::bpe::BpeModel;
+use crate::interner::Interner;
 use crate::pretokenize::Splitter;
 
 /// Token attributes (llama.cpp `include/llama.h`, `enum llama_token_attr`).
@@ -102,7 +102,7 @@ pub(crate) struct Vocabulary {
     pub(crate) scores: Vec<f32>,
     pub(crate) attributes: Vec<u32>,
     /// Text to id; for BPE also every merge string (ids `>= tokens.len()` are not tokens).
-    pub(crate) pieces: FxHashMap<Box<str>, u32>,
+    pub(crate) pieces: Interner,
     pub(crate) ids: SpecialIds,
     pub(crate) add_bos: bool,
     pub(crate) add_eos: bool,
@@ -122,7 +122,7 @@ impl Vocabulary {
     /// llama.cpp `text_to_token`.
     #[inline]
     pub(crate) fn text_to_token(&self, text: &str) -> Option<u32> {
-        let id = *self.pieces.get(text)?;
+        let id = self.pieces.get(&self.tokens, text)?;
         (id < self.tokens.len() as u32).then_some(id)
     }
 
@@ -252,8 +252,8 @@ impl Vocabulary {
             }
         }
         let mut tokens = tokens;
-        let mut pieces: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        pieces.reserve(token_count * 2);
+        let mut pieces =
+            Interner::with_capacity(token_count + merges.as_ref().map_or(0, Vec::len) / 4);
         let mut max_token_length_bytes = 0;
         for (id, text) in tokens.iter_mut().enumerate() {
             if text.is_empty() {
@@ -261,8 +261,9 @@ impl Vocabulary {
                 *text = format!("[EMPTY_{id}]");
             }
             max_token_length_bytes = max_token_length_bytes.max(text.len());
-            // Later duplicates win, as llama.cpp's `token_to_id[word] = i`.
-            pieces.insert(text.as_str().into(), id as u32);
+        }
+        for id in 0..token_count as u32 {
+            pieces.insert_token(&tokens, id);
         }
 
         // Special ids from metadata: out-of-range values keep the default (llama.cpp warns).
@@ -324,7 +325,6 @@ impl Vocabulary {
         let lowercase =
             normalizer_lowercase.unwrap_or(!(kind == ModelKind::Bpe && pre_name == "whitespace"));
         let strip_accents = normalizer_strip_accents.unwrap_or(lowercase);
-
         mark_detected_specials(&tokens, &mut attributes, &mut ids, &pieces);
 
         let mut special_tokens: Vec<u32> = (0..token_count as u32)
@@ -357,7 +357,6 @@ impl Vocabulary {
             )
             .ok()
         };
-
         let bpe = match kind {
             ModelKind::Bpe => {
                 let merges = merges.ok_or(TokenizerError::MissingKey {
@@ -369,12 +368,11 @@ impl Vocabulary {
                     ignore_merges,
                     &merges,
                     &mut pieces,
-                    token_count,
+                    &tokens,
                 )?)
             }
             _ => None,
         };
-
         crate::unicode::warm_up();
         Ok(Self {
             kind,
@@ -655,12 +653,11 @@ fn mark_detected_specials(
     tokens: &[String],
     attributes: &mut [u32],
     ids: &mut SpecialIds,
-    pieces: &FxHashMap<Box<str>, u32>,
+    pieces: &Interner,
 ) {
     let lookup = |text: &str| {
         pieces
-            .get(text)
-            .copied()
+            .get(tokens, text)
             .filter(|&id| (id as usize) < tokens.len())
     };
     let detect = |slot: &mut Option<u32>, texts: &[&str], attributes: &mut [u32]| {
@@ -819,14 +816,13 @@ fn apply_model_attributes(
     general_name: Option<&str>,
     architecture: Option<&str>,
     tokens: &[String],
-    pieces: &FxHashMap<Box<str>, u32>,
+    pieces: &Interner,
     special_tokens: &[u32],
     attributes: &mut [u32],
 ) {
     let lookup = |text: &str| {
         pieces
-            .get(text)
-            .copied()
+            .get(tokens, text)
             .filter(|&id| (id as usize) < tokens.len())
     };
     let name = general_name.unwrap_or_default().to_ascii_lowercase();
