@@ -91,11 +91,14 @@ impl BpeModel {
     }
 }
 
+/// A queued merge: `(rank, left index, right index, left piece, right piece)`, lowest first.
+type QueuedPair = Reverse<(u32, u32, u32, u32, u32)>;
+
 /// Per-encode scratch space, reused across words.
 #[derive(Default)]
 pub(crate) struct BpeScratch<'t> {
     symbols: Vec<Symbol>,
-    heap: BinaryHeap<Reverse<(u32, u32, u32, u32, u32)>>,
+    heap: BinaryHeap<QueuedPair>,
     encoded: String,
     cache: FxHashMap<&'t str, Box<[u32]>>,
     word_ids: Vec<u32>,
@@ -168,9 +171,11 @@ fn encode_word(
     let encoded = scratch.encoded.as_str();
     let symbols = &mut scratch.symbols;
     symbols.clear();
-    let whole_word_token = if model.ignore_merges {
-        vocabulary.text_to_token(encoded)
-    } else if vocabulary.is_gemma4_like() && word.bytes().all(|byte| byte == b'\n') {
+    // `ignore_merges` models (Llama 3) take a whole word that is a token as is; Gemma 4 does the
+    // same for newline runs (llama.cpp PR 21343).
+    let whole_word_token = if model.ignore_merges
+        || (vocabulary.is_gemma4_like() && word.bytes().all(|byte| byte == b'\n'))
+    {
         vocabulary.text_to_token(encoded)
     } else {
         None
@@ -203,10 +208,7 @@ fn encode_word(
     }
     let heap = &mut scratch.heap;
     heap.clear();
-    let try_add = |heap: &mut BinaryHeap<Reverse<(u32, u32, u32, u32, u32)>>,
-                   symbols: &[Symbol],
-                   left: i32,
-                   right: i32| {
+    let try_add = |heap: &mut BinaryHeap<QueuedPair>, symbols: &[Symbol], left: i32, right: i32| {
         if left < 0 || right < 0 {
             return;
         }

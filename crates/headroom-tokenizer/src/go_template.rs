@@ -384,18 +384,18 @@ fn parse_pipeline(tokens: &[Token], offset: usize) -> Result<Pipeline, Tokenizer
     let declaration_end = tokens
         .iter()
         .position(|token| matches!(token, Token::Declare | Token::Assign));
-    if let Some(end) = declaration_end {
-        if tokens[..end].iter().all(|token| {
+    if let Some(end) = declaration_end
+        && tokens[..end].iter().all(|token| {
             matches!(token, Token::Variable(_, path) if path.is_empty()) || *token == Token::Comma
-        }) {
-            for token in &tokens[..end] {
-                if let Token::Variable(name, _) = token {
-                    declare.push(name.clone());
-                }
+        })
+    {
+        for token in &tokens[..end] {
+            if let Token::Variable(name, _) = token {
+                declare.push(name.clone());
             }
-            assign = tokens[end] == Token::Assign;
-            position = end + 1;
         }
+        assign = tokens[end] == Token::Assign;
+        position = end + 1;
     }
     let mut commands = Vec::new();
     let mut command = Vec::new();
@@ -451,12 +451,15 @@ fn parse_pipeline(tokens: &[Token], offset: usize) -> Result<Pipeline, Tokenizer
     })
 }
 
+/// The keyword that ended a block, the rest of its action, and its byte offset.
+type Stop = Option<(String, String, usize)>;
+
 /// Parses items into nodes until one of `stops` (returned with its pipeline text).
 fn parse_nodes(
     items: &[Item],
     position: &mut usize,
     stops: &[&str],
-) -> Result<(Vec<Node>, Option<(String, String, usize)>), TokenizerError> {
+) -> Result<(Vec<Node>, Stop), TokenizerError> {
     let mut nodes = Vec::new();
     while *position < items.len() {
         let item = &items[*position];

@@ -156,9 +156,8 @@ fn is_contraction_letter(cpt: u32) -> bool {
 }
 
 fn is_contraction_pair(first: u32, second: u32) -> bool {
-    (first == 'r' as u32 && second == 'e' as u32)
-        || (first == 'v' as u32 && second == 'e' as u32)
-        || (first == 'l' as u32 && second == 'l' as u32)
+    // 're, 've, 'll
+    matches!((first, second), (0x72, 0x65) | (0x76, 0x65) | (0x6C, 0x6C))
 }
 
 const APOSTROPHE: u32 = '\'' as u32;

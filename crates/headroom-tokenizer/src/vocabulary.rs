@@ -849,9 +849,9 @@ fn apply_model_attributes(
                 attributes[id as usize] &= !attribute::RSTRIP;
             }
         }
-    } else if name.contains("modern-bert") {
-        if let Some(id) = lookup("[MASK]") {
-            attributes[id as usize] |= attribute::LSTRIP;
-        }
+    } else if name.contains("modern-bert")
+        && let Some(id) = lookup("[MASK]")
+    {
+        attributes[id as usize] |= attribute::LSTRIP;
     }
 }

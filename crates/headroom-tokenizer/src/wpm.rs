@@ -97,10 +97,10 @@ pub(crate) fn encode_fragment(vocabulary: &Vocabulary, text: &str, output: &mut 
             }
             index += 1;
         }
-        if output.len() == current {
-            if let Some(unknown) = vocabulary.ids.unk {
-                output.push(unknown);
-            }
+        if output.len() == current
+            && let Some(unknown) = vocabulary.ids.unk
+        {
+            output.push(unknown);
         }
     }
 }

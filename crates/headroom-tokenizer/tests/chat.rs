@@ -1,5 +1,7 @@
 //! Chat-aware counts with the chat templates stored in the fixture GGUFs (Qwen2 and Phi-3).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use headroom_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};

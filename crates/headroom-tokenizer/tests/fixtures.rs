@@ -3,6 +3,8 @@
 //! `\n__ggml_vocab_test__\n`) must encode to the ids on the matching line of `VOCAB.gguf.out`,
 //! tokenized as that test does it: `add_special = false`, `parse_special = false`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use headroom_tokenizer::Tokenizer;

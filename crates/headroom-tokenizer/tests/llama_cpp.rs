@@ -7,6 +7,8 @@
 //! Needs `HEADROOM_LLAMA_CPP_BIN` (the directory holding `llama-tokenize`); without it the test
 //! fails unless `HEADROOM_SKIP_LLAMA_CPP=1`, in which case it says it was skipped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
+
 #[path = "support/corpus.rs"]
 mod corpus;
 
@@ -76,7 +78,7 @@ fn corpus_ids_equal_llama_tokenize() {
     );
     let directory =
         std::env::temp_dir().join(format!("headroom-tokenizer-corpus-{}", std::process::id()));
-    let files = corpus::write_corpus(&directory);
+    let files = corpus::write_corpus(&directory).unwrap();
     let mut failures = Vec::new();
     let mut compared_tokens = 0usize;
     for vocabulary in vocabularies() {

@@ -2,6 +2,8 @@
 //! vocabulary (its tokens and merges, GPT-2's ByteLevel pre-tokenizer) must give the same ids as
 //! the GGUF path and llama.cpp's expected ids on the fixture cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use headroom_tokenizer::{ChatMessage, Tokenizer};

@@ -1,5 +1,7 @@
 //! End-to-end tests of `headroom tokens` (stdout and exit code snapshots).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -164,8 +164,8 @@ pub fn chunk(text: &str) -> Vec<String> {
 }
 
 /// Writes the corpus files into `directory` and returns their paths.
-pub fn write_corpus(directory: &Path) -> Vec<PathBuf> {
-    fs_err::create_dir_all(directory).unwrap();
+pub fn write_corpus(directory: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fs_err::create_dir_all(directory)?;
     let (source, _) = source_text();
     let mut paths = Vec::new();
     for (index, piece) in chunk(&source)
@@ -174,8 +174,8 @@ pub fn write_corpus(directory: &Path) -> Vec<PathBuf> {
         .enumerate()
     {
         let path = directory.join(format!("corpus-{index:02}.txt"));
-        fs_err::write(&path, piece).unwrap();
+        fs_err::write(&path, piece)?;
         paths.push(path);
     }
-    paths
+    Ok(paths)
 }
