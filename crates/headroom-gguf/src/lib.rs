@@ -8,6 +8,7 @@
 
 mod error;
 mod file;
+mod file_type;
 mod ggml_type;
 mod reader;
 mod value;
@@ -15,6 +16,7 @@ mod writer;
 
 pub use error::{GgufError, Location, MetadataError};
 pub use file::{ByteOrder, GgufFile, TensorInfo, TypeShare};
+pub use file_type::{file_type_id, file_type_name};
 pub use ggml_type::GgmlType;
 pub use reader::{DEFAULT_ALIGNMENT, MAX_DIMENSIONS, MAX_NESTING};
 pub use value::{Array, Value, ValueType};

@@ -1,0 +1,430 @@
+//! Hugging Face `config.json` to GGUF keys, as llama.cpp's `convert_hf_to_gguf.py` (and its
+//! `conversion/<family>.py` model classes) write them, so that a config and the GGUF converted
+//! from it produce the same `ModelSpec`.
+
+use serde_json::Value;
+
+use super::{Metadata, MetadataValue, SpecError};
+
+/// The result of converting a config: the GGUF keys plus what GGUF only tells through tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertedConfig {
+    /// Keys as convert_hf_to_gguf writes them.
+    pub metadata: Metadata,
+    /// `tie_word_embeddings`: no `output.weight` tensor is written.
+    pub tied_embeddings: bool,
+}
+
+/// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
+const ARCHITECTURE_NAMES: [(&str, &str); 27] = [
+    ("LlamaForCausalLM", "llama"),
+    ("MistralForCausalLM", "llama"),
+    ("MixtralForCausalLM", "llama"),
+    ("Mistral3ForConditionalGeneration", "mistral3"),
+    ("Ministral3ForCausalLM", "mistral3"),
+    ("Qwen2ForCausalLM", "qwen2"),
+    ("Qwen2MoeForCausalLM", "qwen2moe"),
+    ("Qwen3ForCausalLM", "qwen3"),
+    ("Qwen3MoeForCausalLM", "qwen3moe"),
+    ("Qwen3NextForCausalLM", "qwen3next"),
+    ("GemmaForCausalLM", "gemma"),
+    ("Gemma2ForCausalLM", "gemma2"),
+    ("Gemma3ForCausalLM", "gemma3"),
+    ("Gemma3ForConditionalGeneration", "gemma3"),
+    ("GptOssForCausalLM", "gpt-oss"),
+    ("DeepseekV2ForCausalLM", "deepseek2"),
+    ("DeepseekV3ForCausalLM", "deepseek2"),
+    ("Glm4ForCausalLM", "glm4"),
+    ("Glm4MoeForCausalLM", "glm4moe"),
+    ("Phi3ForCausalLM", "phi3"),
+    ("CohereForCausalLM", "command-r"),
+    ("Cohere2ForCausalLM", "cohere2"),
+    ("GraniteForCausalLM", "granite"),
+    ("GraniteMoeHybridForCausalLM", "granitehybrid"),
+    ("Lfm2ForCausalLM", "lfm2"),
+    ("Llama4ForConditionalGeneration", "llama4"),
+    ("Mamba2ForCausalLM", "mamba2"),
+];
+
+struct Fields<'a> {
+    text: &'a Value,
+    root: &'a Value,
+    prefix: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.text
+            .get(name)
+            .filter(|value| !value.is_null())
+            .or_else(|| self.root.get(name).filter(|value| !value.is_null()))
+    }
+
+    fn error(&self, name: &str, reason: &str) -> SpecError {
+        SpecError::Config {
+            field: format!("{}{name}", self.prefix),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn u64_opt(&self, name: &str) -> Result<Option<u64>, SpecError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => value
+                .as_u64()
+                .or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|number| number.fract() == 0.0 && *number >= 0.0)
+                        .map(|number| number as u64)
+                })
+                .map(Some)
+                .ok_or_else(|| self.error(name, "should be a non-negative integer")),
+        }
+    }
+
+    fn u64_required(&self, name: &str) -> Result<u64, SpecError> {
+        self.u64_opt(name)?
+            .ok_or_else(|| self.error(name, "is missing"))
+    }
+
+    fn f64_opt(&self, name: &str) -> Result<Option<f64>, SpecError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => value
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.error(name, "should be a number")),
+        }
+    }
+
+    fn strings(&self, name: &str) -> Result<Option<Vec<&'a str>>, SpecError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .ok_or_else(|| self.error(name, "should be an array of strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.error(name, "should be an array of strings")),
+        }
+    }
+}
+
+fn integer(value: u64) -> MetadataValue {
+    MetadataValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// Converts a config.json to the GGUF metadata convert_hf_to_gguf would write.
+pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError> {
+    let hf_architecture = config
+        .get("architectures")
+        .and_then(|list| list.get(0))
+        .and_then(Value::as_str)
+        .ok_or_else(|| SpecError::Config {
+            field: "architectures".to_owned(),
+            reason: "is missing (expected a list like [\"Qwen3MoeForCausalLM\"])".to_owned(),
+        })?;
+    let arch = ARCHITECTURE_NAMES
+        .iter()
+        .find(|(name, _)| *name == hf_architecture)
+        .map(|(_, arch)| *arch)
+        .ok_or_else(|| SpecError::UnsupportedArchitecture {
+            architecture: hf_architecture.to_owned(),
+            supported: ARCHITECTURE_NAMES
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    // Multimodal wrappers keep the language model under text_config.
+    let (text, prefix) = match config.get("text_config") {
+        Some(text @ Value::Object(_)) => (text, "text_config."),
+        _ => (config, ""),
+    };
+    let fields = Fields {
+        text,
+        root: config,
+        prefix,
+    };
+    let mut metadata = Metadata::new();
+    let key = |suffix: &str| format!("{arch}.{suffix}");
+    metadata.insert(
+        "general.architecture",
+        MetadataValue::String(arch.to_owned()),
+    );
+
+    let hidden = fields
+        .u64_required("hidden_size")
+        .or_else(|_| fields.u64_required("d_model"))?;
+    let main_layers = fields.u64_required("num_hidden_layers")?;
+    let heads = fields.u64_opt("num_attention_heads")?.unwrap_or(0);
+    let kv_heads = fields.u64_opt("num_key_value_heads")?.unwrap_or(heads);
+    let nextn = match arch {
+        "deepseek2" | "glm4moe" => fields.u64_opt("num_nextn_predict_layers")?.unwrap_or(0),
+        _ => 0,
+    };
+    let block_count = main_layers + nextn;
+    if nextn > 0 {
+        metadata.insert(key("nextn_predict_layers"), integer(nextn));
+    }
+    // Gemma 3 (4B and up) declares no max_position_embeddings in text_config; transformers' default is 131072.
+    let context = match fields.u64_opt("max_position_embeddings")? {
+        Some(context) => context,
+        None if arch == "gemma3" => 131_072,
+        None => return Err(fields.error("max_position_embeddings", "is missing")),
+    };
+    metadata.insert(key("context_length"), integer(context));
+    metadata.insert(key("embedding_length"), integer(hidden));
+    metadata.insert(key("block_count"), integer(block_count));
+    metadata.insert(key("attention.head_count"), integer(heads));
+
+    let mut feed_forward = fields.u64_opt("intermediate_size")?.unwrap_or(0);
+    if arch == "lfm2" {
+        // conversion/lfm2.py: block_auto_adjust_ff_dim shrinks block_ff_dim to 2/3, scales and rounds up.
+        let mut width = fields.u64_opt("block_ff_dim")?.unwrap_or(feed_forward);
+        if fields
+            .get("block_auto_adjust_ff_dim")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            width = 2 * width / 3;
+            if let Some(multiplier) = fields.f64_opt("block_ffn_dim_multiplier")? {
+                width = (multiplier * width as f64) as u64;
+            }
+            let multiple = fields.u64_opt("block_multiple_of")?.unwrap_or(256).max(1);
+            width = multiple * width.div_ceil(multiple);
+        }
+        feed_forward = width;
+    }
+    metadata.insert(key("feed_forward_length"), integer(feed_forward));
+
+    if let Some(head_dim) = fields.u64_opt("head_dim")?
+        && arch != "deepseek2"
+    {
+        {
+            metadata.insert(key("attention.key_length"), integer(head_dim));
+            metadata.insert(key("attention.value_length"), integer(head_dim));
+        }
+    }
+
+    // Per-layer KV heads for hybrids: 0 marks a recurrent layer.
+    match arch {
+        "lfm2" => {
+            let layer_types = fields
+                .strings("layer_types")?
+                .ok_or_else(|| fields.error("layer_types", "is missing"))?;
+            let counts: Vec<i64> = layer_types
+                .iter()
+                .map(|kind| {
+                    if *kind == "full_attention" {
+                        kv_heads as i64
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            metadata.insert(
+                key("attention.head_count_kv"),
+                MetadataValue::IntegerArray(counts),
+            );
+            let cache = fields.u64_opt("conv_L_cache")?.unwrap_or(3);
+            metadata.insert(key("shortconv.l_cache"), integer(cache));
+        }
+        "granitehybrid" => {
+            let layer_types = fields
+                .strings("layer_types")?
+                .ok_or_else(|| fields.error("layer_types", "is missing"))?;
+            let counts: Vec<i64> = layer_types
+                .iter()
+                .map(|kind| {
+                    if *kind == "attention" {
+                        kv_heads as i64
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            metadata.insert(
+                key("attention.head_count_kv"),
+                MetadataValue::IntegerArray(counts),
+            );
+            let conv = fields.u64_opt("mamba_d_conv")?.unwrap_or(4);
+            let expand = fields.u64_opt("mamba_expand")?.unwrap_or(2);
+            let state = fields.u64_opt("mamba_d_state")?.unwrap_or(128);
+            let groups = fields.u64_opt("mamba_n_groups")?.unwrap_or(1);
+            let ssm_heads = fields.u64_opt("mamba_n_heads")?.unwrap_or(0);
+            metadata.insert(key("ssm.conv_kernel"), integer(conv));
+            metadata.insert(key("ssm.inner_size"), integer(expand * hidden));
+            metadata.insert(key("ssm.state_size"), integer(state));
+            metadata.insert(key("ssm.group_count"), integer(groups));
+            metadata.insert(key("ssm.time_step_rank"), integer(ssm_heads));
+        }
+        _ => {
+            metadata.insert(key("attention.head_count_kv"), integer(kv_heads));
+        }
+    }
+
+    if arch == "qwen3next" {
+        let value_heads = fields.u64_required("linear_num_value_heads")?;
+        let value_dim = fields.u64_required("linear_value_head_dim")?;
+        metadata.insert(
+            key("ssm.conv_kernel"),
+            integer(fields.u64_required("linear_conv_kernel_dim")?),
+        );
+        metadata.insert(
+            key("ssm.state_size"),
+            integer(fields.u64_required("linear_key_head_dim")?),
+        );
+        metadata.insert(key("ssm.inner_size"), integer(value_heads * value_dim));
+        metadata.insert(
+            key("ssm.group_count"),
+            integer(fields.u64_required("linear_num_key_heads")?),
+        );
+        metadata.insert(key("ssm.time_step_rank"), integer(value_heads));
+        let interval = fields.u64_opt("full_attention_interval")?.unwrap_or(4);
+        metadata.insert(key("full_attention_interval"), integer(interval));
+    }
+
+    // Vocabulary: the converted tokenizer has config.vocab_size entries (padded where the config pads).
+    let vocab = fields.u64_required("vocab_size")?;
+    metadata.insert(key("vocab_size"), integer(vocab));
+
+    if let Some(theta) = fields.f64_opt("rope_theta")? {
+        metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
+    }
+    if let Some(Value::Object(scaling)) = fields.get("rope_scaling") {
+        let kind = scaling
+            .get("rope_type")
+            .or_else(|| scaling.get("type"))
+            .and_then(Value::as_str);
+        if let Some(kind) = kind {
+            metadata.insert(
+                key("rope.scaling.type"),
+                MetadataValue::String(kind.to_owned()),
+            );
+        }
+        if let Some(factor) = scaling.get("factor").and_then(Value::as_f64) {
+            metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
+        }
+        if let Some(original) = scaling
+            .get("original_max_position_embeddings")
+            .and_then(Value::as_u64)
+        {
+            metadata.insert(
+                key("rope.scaling.original_context_length"),
+                integer(original),
+            );
+        }
+    }
+
+    // Sliding window: written by the gemma2/gemma3/gpt-oss/cohere2/lfm2 converters.
+    if matches!(
+        arch,
+        "gemma2" | "gemma3" | "gpt-oss" | "cohere2" | "lfm2" | "llama4"
+    ) {
+        let window = if arch == "llama4" {
+            fields.u64_opt("attention_chunk_size")?
+        } else {
+            fields.u64_opt("sliding_window")?
+        };
+        if let Some(window) = window {
+            metadata.insert(key("attention.sliding_window"), integer(window));
+        }
+        if matches!(arch, "gemma3" | "cohere2") {
+            if let Some(layer_types) = fields.strings("layer_types")? {
+                let pattern: Vec<bool> = layer_types
+                    .iter()
+                    .map(|kind| *kind == "sliding_attention")
+                    .collect();
+                metadata.insert(
+                    key("attention.sliding_window_pattern"),
+                    MetadataValue::BoolArray(pattern),
+                );
+            } else if let Some(period) =
+                fields
+                    .u64_opt("sliding_window_pattern")
+                    .ok()
+                    .flatten()
+                    .or(fields
+                        .u64_opt("sliding_window_pattern_period")
+                        .ok()
+                        .flatten())
+            {
+                metadata.insert(key("attention.sliding_window_pattern"), integer(period));
+            }
+        }
+    }
+
+    // Experts.
+    let expert_count = fields
+        .u64_opt("num_experts")?
+        .or(fields.u64_opt("num_local_experts")?)
+        .or(fields.u64_opt("n_routed_experts")?)
+        .unwrap_or(0);
+    if expert_count > 0 {
+        metadata.insert(key("expert_count"), integer(expert_count));
+        let used = fields
+            .u64_opt("num_experts_per_tok")?
+            .or(fields.u64_opt("experts_per_token")?)
+            .unwrap_or(0);
+        metadata.insert(key("expert_used_count"), integer(used));
+        let expert_width = match arch {
+            // gpt-oss experts are intermediate_size wide.
+            "gpt-oss" => feed_forward,
+            _ => fields
+                .u64_opt("moe_intermediate_size")?
+                .unwrap_or(feed_forward),
+        };
+        metadata.insert(key("expert_feed_forward_length"), integer(expert_width));
+        if let Some(shared) = fields.u64_opt("n_shared_experts")? {
+            metadata.insert(key("expert_shared_count"), integer(shared));
+        }
+        if let Some(shared_width) = fields.u64_opt("shared_expert_intermediate_size")? {
+            metadata.insert(
+                key("expert_shared_feed_forward_length"),
+                integer(shared_width),
+            );
+            if arch == "qwen3next" || arch == "qwen2moe" {
+                metadata.insert(key("expert_shared_count"), integer(1));
+            }
+        }
+        if let Some(dense) = fields.u64_opt("first_k_dense_replace")? {
+            metadata.insert(key("leading_dense_block_count"), integer(dense));
+        }
+    }
+
+    // MLA (conversion/deepseek.py): cached as one KV head of kv_lora_rank + rope width.
+    if arch == "deepseek2" {
+        let kv_lora_rank = fields.u64_required("kv_lora_rank")?;
+        let rope = fields.u64_required("qk_rope_head_dim")?;
+        let nope = fields.u64_required("qk_nope_head_dim")?;
+        let value = fields.u64_required("v_head_dim")?;
+        if let Some(rank) = fields.u64_opt("q_lora_rank")? {
+            metadata.insert(key("attention.q_lora_rank"), integer(rank));
+        }
+        metadata.insert(key("attention.kv_lora_rank"), integer(kv_lora_rank));
+        metadata.insert(key("attention.head_count_kv"), integer(1));
+        metadata.insert(key("attention.key_length"), integer(kv_lora_rank + rope));
+        metadata.insert(key("attention.value_length"), integer(kv_lora_rank));
+        metadata.insert(key("attention.key_length_mla"), integer(nope + rope));
+        metadata.insert(key("attention.value_length_mla"), integer(value));
+        metadata.insert(key("rope.dimension_count"), integer(rope));
+    }
+
+    let tied_default = matches!(
+        arch,
+        "gemma" | "gemma2" | "gemma3" | "command-r" | "cohere2"
+    );
+    let tied_embeddings = fields
+        .get("tie_word_embeddings")
+        .and_then(Value::as_bool)
+        .unwrap_or(tied_default);
+    Ok(ConvertedConfig {
+        metadata,
+        tied_embeddings,
+    })
+}
