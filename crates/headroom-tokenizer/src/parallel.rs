@@ -79,6 +79,11 @@ fn count_chunk<'t>(
 }
 
 pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize) -> usize {
+    count_parallel_with(vocabulary, text, threads, None)
+}
+
+/// `count_parallel` with an optional fixed chunk size (tests use tiny chunks to cut everywhere).
+pub(crate) fn count_parallel_with(vocabulary: &Vocabulary, text: &str, threads: usize, chunk_bytes: Option<usize>) -> usize {
     let fragments = crate::special::partition(vocabulary, text, true);
     let mut total = 0;
     // Prepared texts (SPM prefix and escaping, BPE escaping) must outlive the chunks borrowing them.
@@ -104,10 +109,10 @@ pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize
     }
     let splittable = vocabulary.kind != ModelKind::Spm || spm_newline_isolated(vocabulary);
     let total_bytes: usize = prepared.iter().map(String::len).sum();
-    let target = (total_bytes / (threads * 4)).max(MINIMUM_CHUNK_BYTES);
+    let target = chunk_bytes.unwrap_or_else(|| (total_bytes / (threads * 4)).max(MINIMUM_CHUNK_BYTES));
     let mut work: Vec<&str> = Vec::new();
     for piece in &prepared {
-        if splittable && threads > 1 {
+        if splittable && (threads > 1 || chunk_bytes.is_some()) {
             work.extend(chunks(piece, target));
         } else {
             work.push(piece);
@@ -159,4 +164,64 @@ pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize
         total += 1;
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn fixture(name: &str) -> Vocabulary {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/gguf").join(name);
+        let file = headroom_gguf::GgufFile::open(&path).unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()));
+        Vocabulary::build(crate::gguf::raw_vocabulary(&file).unwrap()).unwrap()
+    }
+
+    fn vocabularies() -> &'static [Vocabulary] {
+        static ALL: std::sync::OnceLock<Vec<Vocabulary>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            [
+                "ggml-vocab-qwen2.gguf",
+                "ggml-vocab-llama-bpe.gguf",
+                "ggml-vocab-gpt-2.gguf",
+                "ggml-vocab-deepseek-coder.gguf",
+                "ggml-vocab-falcon.gguf",
+                "ggml-vocab-llama-spm.gguf",
+                "ggml-vocab-phi-3.gguf",
+                "ggml-vocab-bert-bge.gguf",
+            ]
+            .iter()
+            .map(|name| fixture(name))
+            .collect()
+        })
+    }
+
+    /// Pieces chosen to stress the boundary rule: newlines next to spaces, tabs, CR, punctuation,
+    /// digits, letters, non-ASCII whitespace, combining marks, CJK, emoji and special-token text.
+    const PIECES: &[&str] = &[
+        "\n", "\n", " ", "  ", "\t", "\r\n", "a", "Z", "word", "1", "234", "é", "e\u{301}", "\u{3000}", "\u{a0}", "中文",
+        "🦙", "'s", "'LL", "!", "...", "(", "\"", "<|endoftext|>", "<|im_start|>", "</s>", "▁", "x\n", "\n\n\n", " \n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+        /// Cutting at every safe boundary (1-byte target chunks) never changes the count.
+        #[test]
+        fn count_parallel_equals_count(pieces in proptest::collection::vec(0..PIECES.len(), 0..80), chunk in 1usize..24) {
+            let text: String = pieces.iter().map(|&index| PIECES[index]).collect();
+            for vocabulary in vocabularies() {
+                let sequential = crate::encode_llama(vocabulary, &text, true, true).len();
+                prop_assert_eq!(count_parallel_with(vocabulary, &text, 3, Some(chunk)), sequential, "{} on {:?}", vocabulary.pre, text);
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_are_only_after_a_lone_newline_before_ascii_alphanumerics() {
+        let bytes = b"a\nb \n c\n\nd!\n1";
+        let cuts: Vec<usize> = (0..bytes.len()).filter(|&position| is_safe_boundary(bytes, position)).collect();
+        assert_eq!(cuts, vec![2, 12]);
+    }
 }
