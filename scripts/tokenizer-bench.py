@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Driver for scripts/tokenizer-bench.sh: times the three tokenizers on one corpus, prints a table.
 
-llama-tokenize: wall time of `llama-tokenize -m VOCAB -f CORPUS --ids --log-disable --no-escape
---no-bos` minus the wall time of the same command on a one-byte file (process start + vocabulary
-load), best of 3 each. headroom: `examples/bench` (in-process, best of 3). Python `tokenizers`:
-a `tokenizers.Tokenizer` rebuilt from the GGUF's tokens and merges with the model's original
-Hugging Face pre-tokenizer regex (BPE vocabularies only), `encode` on the whole corpus, best of 3.
+All single-thread speeds are CPU time (user + system), best of 3, so that other processes on a
+shared machine inflate them as little as possible; count_parallel is wall time (it is about using
+more cores). llama-tokenize: CPU time of `llama-tokenize -m VOCAB -f CORPUS --ids --log-disable
+--no-escape --no-bos` minus that of the same command on a one-byte file (process start + vocabulary
+load). headroom: `examples/bench` (in-process; thread CPU time). Python `tokenizers`: a
+`tokenizers.Tokenizer` rebuilt from the GGUF's tokens and merges with the model's original Hugging
+Face pre-tokenizer regex (BPE vocabularies only), `encode` on the whole corpus (process CPU time).
 """
+import resource
 import json
 import os
 import subprocess
@@ -32,6 +35,22 @@ def best(runs, function):
         start = time.perf_counter()
         result = function()
         times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def best_cpu(runs, function):
+    """Best CPU time of `function` (its own CPU time plus its children's)."""
+    times = []
+    result = None
+    for _ in range(runs):
+        start = time.process_time() + children_cpu()
+        result = function()
+        times.append(time.process_time() + children_cpu() - start)
     return min(times), result
 
 
@@ -73,25 +92,26 @@ with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tiny:
     tiny.write("a")
 print(f"corpus: {size} bytes; threads for count_parallel: {threads}; cpu cores: {os.cpu_count()}")
 print()
-print("| vocabulary | tokens | llama-tokenize MB/s | headroom MB/s (1 thread) | ratio | headroom count_parallel MB/s | Python tokenizers MB/s | headroom load ms (median) |")
+print("| vocabulary | tokens | llama-tokenize MB/s | headroom MB/s (1 thread) | headroom / llama.cpp | headroom count_parallel MB/s (wall) | Python tokenizers MB/s | headroom load ms (CPU, median; wall) |")
 print("|---|---|---|---|---|---|---|---|")
 for name in VOCABS:
     vocab = os.path.join(fixtures, f"ggml-vocab-{name}.gguf")
-    full_seconds, output = best(3, lambda: llama_tokenize(vocab, corpus))
-    load_seconds, _ = best(3, lambda: llama_tokenize(vocab, tiny.name))
+    full_seconds, output = best_cpu(3, lambda: llama_tokenize(vocab, corpus))
+    load_seconds, _ = best_cpu(3, lambda: llama_tokenize(vocab, tiny.name))
     llama_tokens = output.count(",") + 1
     llama_seconds = max(full_seconds - load_seconds, 1e-9)
     ours = json.loads(subprocess.run(["target/release/examples/bench", vocab, corpus, str(threads)], check=True, capture_output=True, text=True).stdout)
     python_cell = "n/a (not BPE)"
     if name in HF_PATTERNS:
         tokenizer = hf_tokenizer(vocab, name)
-        python_seconds, encoding = best(3, lambda: tokenizer.encode(text, add_special_tokens=False))
+        python_seconds, encoding = best_cpu(3, lambda: tokenizer.encode(text, add_special_tokens=False))
         agree = "same count" if len(encoding.ids) == ours["tokens"] else f"{len(encoding.ids)} tokens"
         python_cell = f"{size / python_seconds / 1e6:.2f} ({agree})"
     same = "" if llama_tokens == ours["tokens"] else f" (llama.cpp: {llama_tokens})"
     print(
-        f"| {name} | {ours['tokens']}{same} | {size / llama_seconds / 1e6:.2f} | {ours['encode_mb_per_second']:.2f} | "
-        f"{llama_seconds / ours['encode_seconds']:.1f}x | {size / ours['count_parallel_seconds'] / 1e6:.2f} | {python_cell} | {ours['median_load_ms']:.1f} |"
+        f"| {name} | {ours['tokens']}{same} | {size / llama_seconds / 1e6:.2f} | {size / ours['encode_cpu_seconds'] / 1e6:.2f} | "
+        f"{llama_seconds / ours['encode_cpu_seconds']:.1f}x | {size / ours['count_parallel_seconds'] / 1e6:.2f} | {python_cell} | "
+        f"{ours['median_load_cpu_ms']:.1f}; {ours['median_load_ms']:.1f} |"
     )
     sys.stdout.flush()
 os.unlink(tiny.name)

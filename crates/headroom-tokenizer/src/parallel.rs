@@ -83,7 +83,12 @@ pub(crate) fn count_parallel(vocabulary: &Vocabulary, text: &str, threads: usize
 }
 
 /// `count_parallel` with an optional fixed chunk size (tests use tiny chunks to cut everywhere).
-pub(crate) fn count_parallel_with(vocabulary: &Vocabulary, text: &str, threads: usize, chunk_bytes: Option<usize>) -> usize {
+pub(crate) fn count_parallel_with(
+    vocabulary: &Vocabulary,
+    text: &str,
+    threads: usize,
+    chunk_bytes: Option<usize>,
+) -> usize {
     let fragments = crate::special::partition(vocabulary, text, true);
     let mut total = 0;
     // Prepared texts (SPM prefix and escaping, BPE escaping) must outlive the chunks borrowing them.
@@ -109,7 +114,8 @@ pub(crate) fn count_parallel_with(vocabulary: &Vocabulary, text: &str, threads: 
     }
     let splittable = vocabulary.kind != ModelKind::Spm || spm_newline_isolated(vocabulary);
     let total_bytes: usize = prepared.iter().map(String::len).sum();
-    let target = chunk_bytes.unwrap_or_else(|| (total_bytes / (threads * 4)).max(MINIMUM_CHUNK_BYTES));
+    let target =
+        chunk_bytes.unwrap_or_else(|| (total_bytes / (threads * 4)).max(MINIMUM_CHUNK_BYTES));
     let mut work: Vec<&str> = Vec::new();
     for piece in &prepared {
         if splittable && (threads > 1 || chunk_bytes.is_some()) {
@@ -173,8 +179,11 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vocabulary {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/gguf").join(name);
-        let file = headroom_gguf::GgufFile::open(&path).unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()));
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/gguf")
+            .join(name);
+        let file = headroom_gguf::GgufFile::open(&path)
+            .unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()));
         Vocabulary::build(crate::gguf::raw_vocabulary(&file).unwrap()).unwrap()
     }
 
@@ -200,8 +209,36 @@ mod tests {
     /// Pieces chosen to stress the boundary rule: newlines next to spaces, tabs, CR, punctuation,
     /// digits, letters, non-ASCII whitespace, combining marks, CJK, emoji and special-token text.
     const PIECES: &[&str] = &[
-        "\n", "\n", " ", "  ", "\t", "\r\n", "a", "Z", "word", "1", "234", "é", "e\u{301}", "\u{3000}", "\u{a0}", "中文",
-        "🦙", "'s", "'LL", "!", "...", "(", "\"", "<|endoftext|>", "<|im_start|>", "</s>", "▁", "x\n", "\n\n\n", " \n",
+        "\n",
+        "\n",
+        " ",
+        "  ",
+        "\t",
+        "\r\n",
+        "a",
+        "Z",
+        "word",
+        "1",
+        "234",
+        "é",
+        "e\u{301}",
+        "\u{3000}",
+        "\u{a0}",
+        "中文",
+        "🦙",
+        "'s",
+        "'LL",
+        "!",
+        "...",
+        "(",
+        "\"",
+        "<|endoftext|>",
+        "<|im_start|>",
+        "</s>",
+        "▁",
+        "x\n",
+        "\n\n\n",
+        " \n",
     ];
 
     proptest! {
@@ -221,7 +258,9 @@ mod tests {
     #[test]
     fn boundaries_are_only_after_a_lone_newline_before_ascii_alphanumerics() {
         let bytes = b"a\nb \n c\n\nd!\n1";
-        let cuts: Vec<usize> = (0..bytes.len()).filter(|&position| is_safe_boundary(bytes, position)).collect();
+        let cuts: Vec<usize> = (0..bytes.len())
+            .filter(|&position| is_safe_boundary(bytes, position))
+            .collect();
         assert_eq!(cuts, vec![2, 12]);
     }
 }
