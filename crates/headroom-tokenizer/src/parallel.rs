@@ -51,13 +51,6 @@ pub(crate) fn chunks(text: &str, target: usize) -> Vec<&str> {
     pieces
 }
 
-fn spm_newline_isolated(vocabulary: &Vocabulary) -> bool {
-    vocabulary
-        .tokens
-        .iter()
-        .all(|token| token == "\n" || !token.contains('\n'))
-}
-
 /// Counts one chunk; `scratch` (and its word cache) is reused across the chunks of one thread.
 fn count_chunk<'t>(
     vocabulary: &Vocabulary,
@@ -112,7 +105,7 @@ pub(crate) fn count_parallel_with(
             }
         }
     }
-    let splittable = vocabulary.kind != ModelKind::Spm || spm_newline_isolated(vocabulary);
+    let splittable = vocabulary.kind != ModelKind::Spm || vocabulary.spm_newline_isolated;
     let total_bytes: usize = prepared.iter().map(String::len).sum();
     let target =
         chunk_bytes.unwrap_or_else(|| (total_bytes / (threads * 4)).max(MINIMUM_CHUNK_BYTES));

@@ -116,6 +116,9 @@ pub(crate) struct Vocabulary {
     /// Finds which special tokens occur at all, so partitioning only scans for those.
     pub(crate) special_finder: Option<AhoCorasick>,
     pub(crate) bpe: Option<BpeModel>,
+    /// No token joins a newline with other characters, so SentencePiece merges never cross a
+    /// newline and SPM text may be cut at `parallel::is_safe_boundary` points.
+    pub(crate) spm_newline_isolated: bool,
 }
 
 impl Vocabulary {
@@ -127,7 +130,7 @@ impl Vocabulary {
     }
 
     pub(crate) fn is_gemma4_like(&self) -> bool {
-        self.pre == "gemma4" || self.pre == "granite-embed-multi-311m" || self.pre == "mmbert"
+        self.pre == "gemma4"
     }
 
     pub(crate) fn build(raw: RawVocabulary) -> Result<Self, TokenizerError> {
@@ -374,6 +377,9 @@ impl Vocabulary {
             _ => None,
         };
         crate::unicode::warm_up();
+        let spm_newline_isolated = tokens
+            .iter()
+            .all(|token| token == "\n" || !token.contains('\n'));
         Ok(Self {
             kind,
             pre: pre_name,
@@ -392,6 +398,7 @@ impl Vocabulary {
             special_tokens,
             special_finder,
             bpe,
+            spm_newline_isolated,
         })
     }
 }
@@ -484,9 +491,11 @@ fn bpe_pre_flags(pre: &str) -> Result<PreFlags, TokenizerError> {
             flags.escape_whitespaces = true;
             PreType::Gemma4
         }
+        // MMBERT adds a metaspace word split after the newline split (llama.cpp `tokenize`); not ported.
         "mmbert" => {
-            flags.escape_whitespaces = true;
-            PreType::Gemma4
+            return Err(TokenizerError::UnsupportedPreTokenizer {
+                pre: pre.to_owned(),
+            });
         }
         "whitespace" => PreType::Whitespace,
         "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" | "hunyuan"
@@ -551,7 +560,7 @@ fn pre_expressions(pre_type: PreType) -> (Vec<&'static str>, bool) {
         ],
         PreType::DeepseekLlm => vec![
             "[\r\n]",
-            "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+            "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
             "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
             "\\s+$",
             "[一-龥ࠀ-一가-퟿]+",
@@ -853,5 +862,138 @@ fn apply_model_attributes(
         && let Some(id) = lookup("[MASK]")
     {
         attributes[id as usize] |= attribute::LSTRIP;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `tokenizer.ggml.pre` value llama.cpp 11434.0.0 accepts for BPE vocabularies.
+    const KNOWN_PRE: &[&str] = &[
+        "default",
+        "minicpm5",
+        "llama3",
+        "llama-v3",
+        "llama-bpe",
+        "falcon3",
+        "falcon-h1",
+        "pixtral",
+        "midm-2.0",
+        "lfm2",
+        "jina-v5-nano",
+        "deepseek-llm",
+        "deepseek-coder",
+        "deepseek-v3",
+        "spark2_5",
+        "youtu",
+        "falcon",
+        "mpt",
+        "starcoder",
+        "gpt-2",
+        "phi-2",
+        "jina-es",
+        "jina-de",
+        "gigachat",
+        "jina-v2-es",
+        "jina-v2-de",
+        "a.x-4.0",
+        "mellum",
+        "modern-bert",
+        "jais-2",
+        "gemma4",
+        "granite-embed-multi-311m",
+        "sarvam-moe",
+        "jina-v1-en",
+        "jina-v2-code",
+        "roberta-bpe",
+        "whitespace",
+        "refact",
+        "command-r",
+        "qwen2",
+        "deepseek-r1-qwen",
+        "kormo",
+        "f2llmv2",
+        "qwen35",
+        "stablelm2",
+        "olmo",
+        "dbrx",
+        "smaug-bpe",
+        "poro-chat",
+        "chatglm-bpe",
+        "glm4",
+        "glm5",
+        "viking",
+        "jais",
+        "tekken",
+        "smollm",
+        "codeshell",
+        "bloom",
+        "gpt3-finnish",
+        "exaone",
+        "exaone4",
+        "exaone-moe",
+        "chameleon",
+        "minerva-7b",
+        "megrez",
+        "gpt-4o",
+        "llama4",
+        "kanana2",
+        "talkie",
+        "granite-embed-multi-97m",
+        "tiny_aya",
+        "cohere2moe",
+        "superbpe",
+        "trillion",
+        "granite-docling",
+        "bailingmoe",
+        "bailingmoe2",
+        "llada-moe",
+        "seed-coder",
+        "hunyuan",
+        "hunyuan-dense",
+        "hy_v4",
+        "joyai-llm",
+        "kimi-k2",
+        "ufakzeka",
+        "grok-2",
+        "afmoe",
+        "laguna",
+        "minimax-m2",
+        "solar-open",
+        "mellum2",
+    ];
+
+    #[test]
+    fn every_llama_cpp_pre_tokenizer_builds_its_splitters() {
+        for pre in KNOWN_PRE {
+            let flags = bpe_pre_flags(pre).unwrap_or_else(|error| panic!("{pre}: {error}"));
+            let (expressions, _) = pre_expressions(flags.pre_type);
+            for expression in expressions {
+                let splitter = Splitter::from_expression(expression)
+                    .unwrap_or_else(|error| panic!("{pre}: {error}"));
+                let text = crate::pretokenize::SplitText::new(
+                    "Hello  world's 1234 ñandú 中文 🦙!\n\n  x\r\n",
+                );
+                let lengths = crate::pretokenize::split(&text, std::slice::from_ref(&splitter));
+                assert_eq!(
+                    lengths.iter().sum::<usize>(),
+                    text.code_points.len(),
+                    "{pre}: {expression}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_and_unported_pre_tokenizers_are_errors() {
+        assert!(matches!(
+            bpe_pre_flags("no-such-pre"),
+            Err(TokenizerError::UnknownPreTokenizer { .. })
+        ));
+        assert!(matches!(
+            bpe_pre_flags("mmbert"),
+            Err(TokenizerError::UnsupportedPreTokenizer { .. })
+        ));
     }
 }
