@@ -305,7 +305,7 @@ impl Tokenizer {
 }
 
 /// SentencePiece text is processed in pieces of about this many bytes (see `encode_llama`).
-const SPM_CHUNK_BYTES: usize = 4096;
+pub(crate) const SPM_CHUNK_BYTES: usize = 4096;
 
 /// llama.cpp `llama_vocab::impl::tokenize`.
 fn encode_llama(

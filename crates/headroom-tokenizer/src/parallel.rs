@@ -60,7 +60,12 @@ fn count_chunk<'t>(
 ) -> usize {
     output.clear();
     match vocabulary.kind {
-        ModelKind::Spm => spm::encode_fragment(vocabulary, chunk, output),
+        ModelKind::Spm => {
+            // Smaller pieces keep SentencePiece's merge queue small (as `encode` does).
+            for piece in chunks(chunk, crate::SPM_CHUNK_BYTES) {
+                spm::encode_fragment(vocabulary, piece, output);
+            }
+        }
         ModelKind::Wpm => wpm::encode_fragment(vocabulary, chunk, output),
         ModelKind::Bpe => {
             if let Some(model) = &vocabulary.bpe {
