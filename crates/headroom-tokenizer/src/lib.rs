@@ -7,6 +7,19 @@
 //! ones `llama-tokenize` prints. [`Tokenizer::from_tokenizer_json`] wraps the Hugging Face
 //! `tokenizers` engine for a `tokenizer.json`. [`Tokenizer::count_chat`] renders messages through
 //! the model's chat template first, so the count includes the template's own tokens.
+//!
+//! Which engine serves which family, and why:
+//! - GGUF vocabularies (`gpt2`/`gemma4` BPE with every llama.cpp pre-tokenizer, `llama` SPM,
+//!   `bert` WPM): ported llama.cpp code. The criterion is llama.cpp's ids, and several of its
+//!   behaviours are its own rather than Hugging Face's: its Unicode tables (`unicode_data.rs` is
+//!   transcribed from llama.cpp), its hand-written GPT-2/Llama 3/Qwen2 splitters, its `std::regex`
+//!   emulation (category-collapsed text with ASCII-only `\s`), its special-token partition with
+//!   LSTRIP/RSTRIP, its text-based control-token detection. The `tokenizers` crate cannot express
+//!   those, and the port is also faster (see BENCHMARKS.md).
+//! - `tokenizer.json`: the `tokenizers` crate (without onig; `fancy-regex`), the reference engine for
+//!   that format.
+//! - Not supported (error at load): `t5` (UGM), `rwkv`, `plamo2`, `hybriddna`, `whitespace` models
+//!   and the `mmbert` pre-tokenizer.
 
 mod bpe;
 mod chat;
@@ -175,8 +188,11 @@ impl Tokenizer {
         }
     }
 
-    /// The number of tokens a server counts for `text` sent as a prompt: `llama-tokenize`'s
-    /// defaults, i.e. BOS/EOS per the model's flags and special tokens parsed.
+    /// The number of tokens llama.cpp's server counts for `text` sent as a prompt: its
+    /// `tokenize_input_prompts(…, add_special = true, parse_special = true)`
+    /// (`tools/server/server-context.cpp`), i.e. BOS/EOS per the model's flags, control tokens
+    /// written in the text parsed as such. `llama-tokenize` differs only in adding EOS solely when
+    /// the model also adds BOS.
     pub fn count(&self, text: &str) -> usize {
         self.encode(text, true, true).len()
     }
