@@ -35,7 +35,7 @@ fn type_mismatch(key: &str, expected: &'static str, found: &Array) -> TokenizerE
 }
 
 /// Collects the raw vocabulary metadata, with every type check naming its key.
-pub(crate) fn raw_vocabulary(file: &GgufFile) -> Result<RawVocabulary, TokenizerError> {
+pub(crate) fn raw_vocabulary(file: &GgufFile) -> Result<RawVocabulary<'_>, TokenizerError> {
     let model = file
         .get_str("tokenizer.ggml.model")
         .map_err(metadata_error)?
@@ -80,8 +80,7 @@ pub(crate) fn raw_vocabulary(file: &GgufFile) -> Result<RawVocabulary, Tokenizer
             Some(
                 array
                     .as_strings()
-                    .ok_or_else(|| type_mismatch(key, "array of string", array))?
-                    .to_vec(),
+                    .ok_or_else(|| type_mismatch(key, "array of string", array))?,
             )
         }
     };

@@ -24,13 +24,14 @@ pub(crate) mod attribute {
 /// The raw `tokenizer.ggml.*` metadata a vocabulary is built from (decoupled from the GGUF reader so
 /// the algorithms can be tested with small hand-made vocabularies).
 #[derive(Debug, Default, Clone)]
-pub(crate) struct RawVocabulary {
+pub(crate) struct RawVocabulary<'a> {
     pub(crate) model: String,
     pub(crate) pre: Option<String>,
     pub(crate) tokens: Vec<String>,
     pub(crate) token_types: Option<Vec<i64>>,
     pub(crate) scores: Option<Vec<f32>>,
-    pub(crate) merges: Option<Vec<String>>,
+    /// Borrowed: a 280K-entry merge list is parsed in place, never copied.
+    pub(crate) merges: Option<&'a [String]>,
     /// `(metadata key, value)` for every `tokenizer.ggml.*_token_id` present.
     pub(crate) special_ids: Vec<(&'static str, u64)>,
     pub(crate) add_bos: Option<bool>,
@@ -133,7 +134,7 @@ impl Vocabulary {
         self.pre == "gemma4"
     }
 
-    pub(crate) fn build(raw: RawVocabulary) -> Result<Self, TokenizerError> {
+    pub(crate) fn build(raw: RawVocabulary<'_>) -> Result<Self, TokenizerError> {
         let RawVocabulary {
             model,
             pre,
@@ -256,7 +257,7 @@ impl Vocabulary {
         }
         let mut tokens = tokens;
         let mut pieces =
-            Interner::with_capacity(token_count + merges.as_ref().map_or(0, Vec::len) / 4);
+            Interner::with_capacity(token_count + merges.map_or(0, <[String]>::len) / 4);
         let mut max_token_length_bytes = 0;
         for (id, text) in tokens.iter_mut().enumerate() {
             if text.is_empty() {
@@ -369,7 +370,7 @@ impl Vocabulary {
                     splitters,
                     byte_encode,
                     ignore_merges,
-                    &merges,
+                    merges,
                     &mut pieces,
                     &tokens,
                 )?)
