@@ -5,4 +5,5 @@ pub mod hardware;
 pub mod memory;
 pub mod quant;
 pub mod spec;
+pub mod speed;
 pub mod tensors;

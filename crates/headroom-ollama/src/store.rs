@@ -442,6 +442,30 @@ impl ModelStore {
         serde_json::from_str(&text).map_err(|source| json_error(&path, source))
     }
 
+    /// The MESSAGE history layer (`[{"role": "user", "content": "…"}]`); empty when absent.
+    pub fn messages(
+        &self,
+        model: &StoredModel,
+    ) -> Result<Vec<crate::api::ShowMessage>, StoreError> {
+        let Some(path) = self.layer_path(model, media_type::MESSAGES)? else {
+            return Ok(Vec::new());
+        };
+        let text = read_text(&path)?;
+        serde_json::from_str(&text).map_err(|source| json_error(&path, source))
+    }
+
+    /// Opens the GGUF header of a binary layer (projector, adapter, draft), when present.
+    pub fn open_layer_gguf(
+        &self,
+        model: &StoredModel,
+        media: &str,
+    ) -> Result<Option<GgufFile>, StoreError> {
+        match self.layer_path(model, media)? {
+            Some(path) => Ok(Some(GgufFile::open(&path)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Opens the model blob's GGUF header (metadata and tensor infos, no tensor data).
     pub fn open_gguf(&self, model: &StoredModel) -> Result<GgufFile, StoreError> {
         let path =

@@ -1,6 +1,8 @@
 //! One test per fixture file: Modelfiles (parse, snapshot, print/parse round trips, edit) and
 //! server logs (events snapshot). A completeness test fails when a fixture has no test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use headroom_ollama::log::{Event, LogEvents};

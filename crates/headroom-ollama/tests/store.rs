@@ -1,6 +1,8 @@
 //! A model store laid out exactly as Ollama lays it out (JSON manifests, digest-named blobs, a
 //! GGUF model blob written by headroom-gguf), built in a temporary directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use headroom_gguf::{GgmlType, GgufWriter, TensorData, Value};
@@ -38,10 +40,7 @@ fn gguf(architecture: &str, context_length: u32) -> Vec<u8> {
 
 fn add_model(
     root: &Path,
-    host: &str,
-    namespace: &str,
-    model: &str,
-    tag: &str,
+    [host, namespace, model, tag]: [&str; 4],
     params: Option<serde_json::Value>,
     family: &str,
     trained: u32,
@@ -54,6 +53,12 @@ fn add_model(
         b"You are a coding assistant.",
     ));
     layers.push(blob(root, media_type::LICENSE, b"Apache License 2.0"));
+    layers.push(blob(
+        root,
+        media_type::MESSAGES,
+        br#"[{"role":"user","content":"Is Toronto in Canada?"},{"role":"assistant","content":"yes"}]"#,
+    ));
+    layers.push(blob(root, media_type::PROJECTOR, &gguf("clip", 0)));
     if let Some(params) = params {
         layers.push(blob(
             root,
@@ -87,30 +92,26 @@ fn story_store() -> tempfile::TempDir {
     let root = directory.path();
     add_model(
         root,
-        "registry.ollama.ai",
-        "library",
-        "qwen3-coder",
-        "v-128k",
+        ["registry.ollama.ai", "library", "qwen3-coder", "v-128k"],
         Some(json!({"num_ctx": 131072, "stop": ["<|im_end|>"], "temperature": 0.7})),
         "qwen3moe",
         262_144,
     );
     add_model(
         root,
-        "registry.ollama.ai",
-        "library",
-        "llama3.1",
-        "latest",
+        ["registry.ollama.ai", "library", "llama3.1", "latest"],
         None,
         "llama",
         131_072,
     );
     add_model(
         root,
-        "hf.co",
-        "unsloth",
-        "Qwen3-Coder-30B-A3B-Instruct-GGUF",
-        "Q4_K_M",
+        [
+            "hf.co",
+            "unsloth",
+            "Qwen3-Coder-30B-A3B-Instruct-GGUF",
+            "Q4_K_M",
+        ],
         None,
         "qwen3moe",
         262_144,
@@ -172,6 +173,22 @@ fn reads_params_layers_and_config() {
         vec!["Apache License 2.0".to_owned()]
     );
     assert_eq!(store.layer_text(&model, media_type::ADAPTER).unwrap(), None);
+    let messages = store.messages(&model).unwrap();
+    assert_eq!(
+        (messages[1].role.as_str(), messages[1].content.as_str()),
+        ("assistant", "yes")
+    );
+    let projector = store
+        .open_layer_gguf(&model, media_type::PROJECTOR)
+        .unwrap()
+        .unwrap();
+    assert_eq!(projector.architecture().unwrap(), "clip");
+    assert!(
+        store
+            .open_layer_gguf(&model, media_type::ADAPTER)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.config(&model).unwrap().model_family, "qwen3moe");
     let llama = store.model("llama3.1").unwrap();
     assert_eq!(store.params_num_ctx(&llama).unwrap(), None);

@@ -3,7 +3,9 @@
 //! This binary is thin glue: flags (clap), one module per command in `commands/`, and the
 //! exit-code contract: 0 ok, 1 problems found, 2 error. A broken pipe is not an error.
 
+mod charts;
 mod commands;
+mod ollama_api;
 mod output;
 
 use std::process::ExitCode;

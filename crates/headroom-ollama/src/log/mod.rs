@@ -9,14 +9,15 @@
 //! on each [`EventKind`] variant.
 //!
 //! Speed and memory: [`LogEvents`] reads the input in 1 MiB blocks, finds candidate lines with
-//! one Aho-Corasick pass over the whole block and counts line breaks with `memchr`; only lines
-//! holding a needle are parsed. Memory stays bounded by the block size plus the longest line
-//! (lines longer than [`MAX_LINE_BYTES`] are cut there).
+//! an Aho-Corasick search over the block (not line by line) and counts line breaks with
+//! `memchr`; only lines holding a needle are parsed, and only by the part of the classifier
+//! that needle belongs to. Events are produced lazily, one per `next()`, so memory stays
+//! bounded by the block size (a line longer than a block is cut there and its rest read as a
+//! new line).
 
 mod fields;
 mod parse;
 
-use std::collections::VecDeque;
 use std::io::{self, BufRead};
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -351,8 +352,13 @@ pub struct LogEvents<R> {
     matcher: AhoCorasick,
     groups: Vec<Group>,
     buffer: Vec<u8>,
-    pending: VecDeque<Event>,
-    /// Line number of the first byte of `buffer`.
+    /// `buffer[..complete]` holds whole lines being scanned.
+    complete: usize,
+    /// Scan position inside `buffer[..complete]`.
+    position: usize,
+    /// Line breaks before `counted_to` are already counted in `line`.
+    counted_to: usize,
+    /// Line number at `counted_to`.
     line: u64,
     finished: bool,
     /// Bytes consumed so far (for throughput reports).
@@ -367,7 +373,9 @@ impl<R: BufRead> LogEvents<R> {
             matcher: matcher()?,
             groups: NEEDLES.iter().map(|needle| group_of(needle)).collect(),
             buffer: Vec::with_capacity(BLOCK_BYTES + 4096),
-            pending: VecDeque::new(),
+            complete: 0,
+            position: 0,
+            counted_to: 0,
             line: 1,
             finished: false,
             bytes_read: 0,
@@ -379,12 +387,17 @@ impl<R: BufRead> LogEvents<R> {
         self.bytes_read
     }
 
-    /// Reads the next block and queues its events; false at the end of input.
+    /// Drops the scanned lines and reads the next block; false at the end of input.
     fn fill(&mut self) -> io::Result<bool> {
+        self.line +=
+            memchr::memchr_iter(b'\n', &self.buffer[self.counted_to..self.complete]).count() as u64;
+        self.buffer.drain(..self.complete);
+        self.complete = 0;
+        self.position = 0;
+        self.counted_to = 0;
         if self.finished {
             return Ok(false);
         }
-        // Top the buffer up to a block.
         while self.buffer.len() < BLOCK_BYTES {
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
@@ -400,40 +413,33 @@ impl<R: BufRead> LogEvents<R> {
             self.reader.consume(take);
             self.bytes_read += take as u64;
         }
-        let complete = if self.finished {
+        self.complete = if self.finished {
             self.buffer.len()
         } else {
             match memchr::memrchr(b'\n', &self.buffer) {
                 Some(last) => last + 1,
-                // A line longer than a block: cut it at MAX_LINE_BYTES, skip the rest.
-                None if self.buffer.len() >= MAX_LINE_BYTES.min(BLOCK_BYTES) => self.buffer.len(),
-                None => return Ok(true),
+                // A line longer than a block: cut it here; its rest reads as a new line.
+                None => self.buffer.len(),
             }
         };
-        self.scan(complete);
-        self.buffer.drain(..complete);
-        Ok(!self.buffer.is_empty() || !self.finished || !self.pending.is_empty())
+        Ok(self.complete > 0 || !self.finished)
     }
 
-    /// Parses the candidate lines of `buffer[..end]` and advances the line counter.
-    fn scan(&mut self, end: usize) {
-        let region = &self.buffer[..end];
-        let mut counted_to = 0usize;
-        let mut line = self.line;
-        let mut position = 0usize;
-        while position < end {
-            let Some(found) = self
+    /// The next event in `buffer[position..complete]`, if any.
+    fn scan_next(&mut self) -> Option<Event> {
+        let end = self.complete;
+        while self.position < end {
+            let region = &self.buffer[..end];
+            let found = self
                 .matcher
-                .find(aho_corasick::Input::new(region).span(position..end))
-            else {
-                break;
-            };
-            let start =
-                memchr::memrchr(b'\n', &region[..found.start()]).map_or(0, |index| index + 1);
+                .find(aho_corasick::Input::new(region).span(self.position..end))?;
+            let start = memchr::memrchr(b'\n', &region[self.position..found.start()])
+                .map_or(self.position, |index| self.position + index + 1);
             let line_end = memchr::memchr(b'\n', &region[found.start()..])
                 .map_or(end, |index| found.start() + index);
-            line += memchr::memchr_iter(b'\n', &region[counted_to..start]).count() as u64;
-            counted_to = start;
+            self.line += memchr::memchr_iter(b'\n', &region[self.counted_to..start]).count() as u64;
+            self.counted_to = start;
+            self.position = line_end + 1;
             let text = &region[start..line_end.min(start + MAX_LINE_BYTES)];
             let text = match std::str::from_utf8(text) {
                 Ok(text) => std::borrow::Cow::Borrowed(text),
@@ -441,16 +447,14 @@ impl<R: BufRead> LogEvents<R> {
             };
             let group = self.groups.get(found.pattern().as_usize()).copied();
             if let Some((timestamp, kind)) = parse_candidate(&text, group) {
-                self.pending.push_back(Event {
-                    line,
+                return Some(Event {
+                    line: self.line,
                     timestamp,
                     kind,
                 });
             }
-            position = line_end + 1;
         }
-        line += memchr::memchr_iter(b'\n', &region[counted_to..end]).count() as u64;
-        self.line = line;
+        None
     }
 }
 
@@ -459,7 +463,7 @@ impl<R: BufRead> Iterator for LogEvents<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            if let Some(event) = self.scan_next() {
                 return Some(Ok(event));
             }
             match self.fill() {
@@ -468,11 +472,11 @@ impl<R: BufRead> Iterator for LogEvents<R> {
                 Err(error) => {
                     self.finished = true;
                     self.buffer.clear();
+                    self.complete = 0;
+                    self.position = 0;
+                    self.counted_to = 0;
                     return Some(Err(error));
                 }
-            }
-            if self.finished && self.buffer.is_empty() && self.pending.is_empty() {
-                return None;
             }
         }
     }

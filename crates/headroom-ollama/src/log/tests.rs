@@ -129,7 +129,7 @@ fn line_numbers_survive_block_boundaries() {
     let mut expected = Vec::new();
     let mut line = 1u64;
     while text.len() < 3 * BLOCK_BYTES {
-        if line % 9973 == 0 {
+        if line.is_multiple_of(9973) {
             text.push_str("llama_context: n_ctx = 4096\n");
             expected.push(line);
         } else {

@@ -643,14 +643,15 @@ impl Modelfile {
 
     /// All PARAMETER lines as (name, value), in order.
     pub fn parameters(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.commands.iter().filter_map(|command| {
-            (command.instruction == Instruction::Parameter).then(|| {
+        self.commands
+            .iter()
+            .filter(|command| command.instruction == Instruction::Parameter)
+            .map(|command| {
                 (
                     command.parameter.as_deref().unwrap_or_default(),
                     command.value.as_str(),
                 )
             })
-        })
     }
 
     /// The MESSAGE lines as (role, text).
@@ -997,7 +998,7 @@ fn decode(bytes: &[u8]) -> Result<String, ModelfileError> {
         return Ok(String::from_utf8_lossy(rest).into_owned());
     }
     let utf16 = |rest: &[u8], little_endian: bool| {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(ModelfileError::TruncatedUtf16 {
                 offset: bytes.len(),
             });

@@ -4,8 +4,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod compare;
+mod gateway;
 mod inspect;
 pub mod memory;
+mod ollama;
+pub mod plan;
+pub mod speed;
+mod stats;
 mod tokens;
 
 /// Why your local LLM fails, in arithmetic.
@@ -22,6 +28,18 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// What llama.cpp allocates for a model, whether it fits, and the largest context that does.
     Memory(memory::MemoryArgs),
+    /// Decode and prefill speed at depth on a machine, and the timeout arithmetic.
+    Speed(Box<speed::SpeedArgs>),
+    /// Rank the hardware catalog for a model: fit, headroom, speed, price.
+    Plan(plan::PlanArgs),
+    /// Machines side by side (and a model's speed on each with --model).
+    Compare(compare::CompareArgs),
+    /// Ollama's store and server log: trained vs configured vs effective context, log events.
+    Ollama(ollama::OllamaArgs),
+    /// Route requests local or cloud by size, privacy and predicted latency.
+    Gateway(gateway::Args),
+    /// Local/cloud split of a gateway decision log, and why.
+    Stats(stats::Args),
     /// Count tokens exactly with a model's own tokenizer.
     Tokens(tokens::TokensArgs),
 }
@@ -31,6 +49,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Memory(args) => memory::run(args),
+        Command::Speed(args) => speed::run(*args),
+        Command::Plan(args) => plan::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Ollama(args) => ollama::run(args),
+        Command::Gateway(args) => gateway::run(args),
+        Command::Stats(args) => stats::run(args),
         Command::Tokens(args) => tokens::run(args),
     }
 }

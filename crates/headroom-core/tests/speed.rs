@@ -1,0 +1,203 @@
+//! Speed model: the fitted factors are what the fit command writes, the fit meets its error
+//! bars on the measured truth, and the model behaves physically (monotone in depth, MoE reads
+//! only routed experts, windows cap the KV read, spilled layers cost time).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use headroom_core::hardware::{self, HardwareBuilder};
+use headroom_core::quant::{FileType, TensorType};
+use headroom_core::speed::efficiency::{self, DeviceClass};
+use headroom_core::speed::fit::{self, catalog_model};
+use headroom_core::speed::{MachineModel, ModelProfile, PrefillTimer, SpeedModel, timeout_report};
+
+fn refit() -> fit::FitReport {
+    let path = common::shared_dir().join("truth/measured-throughput.csv");
+    let text = fs_err::read_to_string(&path).unwrap();
+    let truth = fit::read_truth(&path.display().to_string(), &text).unwrap();
+    fit::fit(&truth, "shared/truth/measured-throughput.csv")
+}
+
+#[test]
+fn committed_factors_are_what_the_fit_writes() {
+    let report = refit();
+    let committed = efficiency::try_factors().expect("data/efficiency.toml parses");
+    assert_eq!(
+        &report.table,
+        committed,
+        "data/efficiency.toml is stale: run `{}`",
+        fit::FIT_COMMAND
+    );
+}
+
+#[test]
+fn leave_one_out_decode_error_meets_the_median_target_overall() {
+    let report = refit();
+    let all = report.summaries.iter().find(|s| s.class == "all").unwrap();
+    // Issue 6 targets: decode ±15 % median, prefill ±25 % median (worst-case figures are
+    // reported in BENCHMARKS.md, not asserted: the truth file has known outliers).
+    assert!(all.decode_median.unwrap() <= 0.15, "{all:?}");
+    assert!(all.prefill_median.unwrap() <= 0.25, "{all:?}");
+}
+
+fn story_model() -> (
+    headroom_core::spec::ModelSpec,
+    headroom_core::memory::ModelWeights,
+) {
+    catalog_model("qwen3-coder-30b-a3b", FileType::Q4_K_M, None, None).unwrap()
+}
+
+fn story_speed() -> SpeedModel {
+    let (spec, weights) = story_model();
+    let profile = ModelProfile::new(&spec, &weights, TensorType::F16);
+    let mac = hardware::find_hardware("mac-64gb").unwrap();
+    SpeedModel::new(profile, MachineModel::new(mac, None, None, None), 0)
+}
+
+#[test]
+fn moe_decode_reads_only_the_routed_experts() {
+    let (spec, weights) = story_model();
+    let profile = ModelProfile::new(&spec, &weights, TensorType::F16);
+    let read = profile.weight_read_bytes_per_token();
+    // 8 of 128 experts: far less than the file, more than the 3.3B active at ~4.5 bits.
+    assert!(read < 0.15 * weights.total_bytes as f64, "{read}");
+    assert!(read > 1.5e9, "{read}");
+}
+
+#[test]
+fn decode_and_prefill_slow_down_with_depth() {
+    let speed = story_speed();
+    let mut previous = (f64::INFINITY, f64::INFINITY);
+    for depth in [0, 4096, 32768, 131072] {
+        let estimate = speed.at_depth(depth);
+        assert!(estimate.decode_tokens_per_second < previous.0);
+        assert!(estimate.prefill_tokens_per_second < previous.1);
+        previous = (
+            estimate.decode_tokens_per_second,
+            estimate.prefill_tokens_per_second,
+        );
+    }
+}
+
+#[test]
+fn sliding_window_caps_the_kv_read() {
+    let (spec, weights) = catalog_model("gemma-2-9b", FileType::Q4_K_M, None, None).unwrap();
+    let profile = ModelProfile::new(&spec, &weights, TensorType::F16);
+    let full_layers: u64 = profile
+        .layers
+        .iter()
+        .filter(|layer| layer.window_tokens.is_none())
+        .map(|layer| layer.kv_bytes_per_token)
+        .sum();
+    let growth = profile.kv_read_bytes(8192 + 4096) - profile.kv_read_bytes(8192);
+    // Past the 4,096 window only the full-attention layers keep growing.
+    assert_eq!(growth, (full_layers * 4096) as f64);
+}
+
+#[test]
+fn layers_that_spill_to_host_memory_cost_time() {
+    let (spec, weights) = story_model();
+    let profile = ModelProfile::new(&spec, &weights, TensorType::F16);
+    let build = |memory_gib: u64| {
+        let hardware = HardwareBuilder::new("test gpu")
+            .memory_bytes(memory_gib << 30)
+            .bandwidth_bytes_per_second(1_000_000_000_000)
+            .system_memory_bytes(128 << 30)
+            .build()
+            .unwrap();
+        SpeedModel::new(
+            profile.clone(),
+            MachineModel::new(&hardware, None, Some(DeviceClass::NvidiaDiscrete), None),
+            0,
+        )
+    };
+    let roomy = build(48);
+    let tight = build(8);
+    assert_eq!(roomy.placement.host_layers, 0);
+    assert!(tight.placement.host_layers > 0);
+    assert!(tight.decode_tokens_per_second(0) < roomy.decode_tokens_per_second(0) / 2.0);
+    // Prefill pays for copying host weights to the GPU each micro-batch.
+    assert!(tight.prefill_seconds(0, 4096) > roomy.prefill_seconds(0, 4096));
+}
+
+#[test]
+fn two_gpus_split_the_layers() {
+    let (spec, weights) = story_model();
+    let profile = ModelProfile::new(&spec, &weights, TensorType::F16);
+    let pair = hardware::find_hardware("threadripper-2x-rx-7900-xtx").unwrap();
+    let speed = SpeedModel::new(profile, MachineModel::new(pair, None, None, None), 0);
+    assert_eq!(speed.placement.device_layers.len(), 2);
+    assert!(
+        speed
+            .placement
+            .device_layers
+            .iter()
+            .all(|&layers| layers > 0)
+    );
+    assert_eq!(speed.placement.device_layers.iter().sum::<u64>(), 48);
+}
+
+#[test]
+fn story_timeout_arithmetic_at_a_measured_400_tokens_per_second() {
+    let speed = story_speed();
+    let timer = PrefillTimer::measured(&speed, 400.0, None, 0, "--prefill-rate 400".into());
+    let report = timeout_report(&speed, &timer, 146_760, 0, 0.0, Some(300.0));
+    // 146,760 / 400 = 366.9 s: over six minutes, so a 300 s timeout fails.
+    assert!(report.prefill_seconds > 360.0 && report.prefill_seconds < 370.0);
+    assert_eq!(report.fits_timeout, Some(false));
+    assert!(report.needed_timeout_seconds >= report.time_to_first_token_seconds);
+    let largest = report.largest_prompt_tokens.unwrap();
+    // 300 s × 400 tokens/s, less one decode step.
+    assert!((119_000..=120_000).contains(&largest), "{largest}");
+}
+
+#[test]
+fn largest_prompt_is_the_boundary_of_the_timeout() {
+    let speed = story_speed();
+    let timer = PrefillTimer::model(&speed);
+    let largest = headroom_core::speed::largest_prompt(&speed, &timer, 0, 0.0, 300.0);
+    let first = |tokens| {
+        timeout_report(&speed, &timer, tokens, 0, 0.0, Some(300.0)).time_to_first_token_seconds
+    };
+    assert!(first(largest) <= 300.0);
+    assert!(first(largest + 1) > 300.0);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn speed_never_rises_with_depth(shallow in 0u64..200_000, extra in 1u64..60_000) {
+            let speed = story_speed();
+            let deep = shallow + extra;
+            prop_assert!(speed.decode_tokens_per_second(deep) <= speed.decode_tokens_per_second(shallow));
+            prop_assert!(speed.prefill_rate(deep).0 <= speed.prefill_rate(shallow).0);
+        }
+
+        #[test]
+        fn a_longer_timeout_never_allows_a_shorter_prompt(timeout in 1.0f64..2000.0, more in 0.0f64..500.0) {
+            let speed = story_speed();
+            let timer = PrefillTimer::model(&speed);
+            let short = headroom_core::speed::largest_prompt(&speed, &timer, 0, 0.0, timeout);
+            let long = headroom_core::speed::largest_prompt(&speed, &timer, 0, 0.0, timeout + more);
+            prop_assert!(long >= short);
+        }
+
+        #[test]
+        fn measurement_parser_never_panics(text in "\\PC{0,200}") {
+            let _ = headroom_core::speed::measured::parse_measurements(&text);
+        }
+
+        #[test]
+        fn measurement_parser_survives_timing_shaped_noise(
+            head in "(prompt )?eval time = ", number in "[0-9.]{0,8}", tail in "[ a-z/|±0-9.]{0,40}"
+        ) {
+            let _ = headroom_core::speed::measured::parse_measurements(&format!("{head}{number}{tail}"));
+            let _ = headroom_core::speed::measured::parse_measurements(&format!("| m | pp{number} | {tail} ± 1 |"));
+        }
+    }
+}

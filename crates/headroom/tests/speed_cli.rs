@@ -1,0 +1,167 @@
+//! `headroom speed`, `plan` and `compare` end to end: the story's timeout arithmetic on the
+//! story's 64 GB Mac, JSON everywhere, exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn headroom() -> Command {
+    Command::cargo_bin("headroom").unwrap()
+}
+
+fn json(arguments: &[&str]) -> (Value, i32) {
+    let output = headroom().args(arguments).arg("--json").output().unwrap();
+    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "{error}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (value, output.status.code().unwrap())
+}
+
+#[test]
+fn story_prompt_at_400_tokens_per_second_misses_a_300_second_timeout() {
+    let (report, code) = json(&[
+        "speed",
+        "qwen3-coder-30b-a3b",
+        "--hardware",
+        "mac-64gb",
+        "--context",
+        "262144",
+        "--prompt-tokens",
+        "146760",
+        "--timeout",
+        "300",
+        "--prefill-rate",
+        "400",
+    ]);
+    assert_eq!(code, 1, "a failed timeout is a problem found");
+    assert_eq!(report["machine_id"], "mac-mini-m4-pro-64gb");
+    let measured = &report["measured"];
+    let prefill = measured["prefill_seconds"].as_f64().unwrap();
+    assert!(prefill > 360.0, "over six minutes: {prefill}");
+    assert_eq!(measured["fits_timeout"], false);
+    let needed = measured["needed_timeout_seconds"].as_f64().unwrap();
+    assert!(needed > prefill && needed <= prefill * 1.3, "{needed}");
+    let largest = measured["largest_prompt_tokens"].as_u64().unwrap();
+    assert!((119_000..=120_000).contains(&largest), "{largest}");
+    // The model's own prediction is reported beside the measurement.
+    let predicted = &report["predicted"];
+    assert!(
+        predicted["average_prefill_tokens_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(predicted["needed_timeout_seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn text_output_says_which_timeout_would_pass() {
+    let output = headroom()
+        .args([
+            "speed",
+            "qwen3-coder:30b",
+            "--hardware",
+            "mac-64gb",
+            "--prompt-tokens",
+            "146760",
+            "--timeout",
+            "300",
+            "--prefill-rate",
+            "400",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("timeout 300 s (5.0 min): FAILS"), "{text}");
+    assert!(text.contains("timeout this prompt needs: 460 s"), "{text}");
+}
+
+#[test]
+fn a_measured_ollama_response_overrides_the_prediction() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("response.json");
+    fs_err::write(
+        &path,
+        r#"{"model":"qwen3-coder:30b","done":true,"prompt_eval_count":8000,"prompt_eval_duration":20000000000,"eval_count":100,"eval_duration":2500000000}"#,
+    )
+    .unwrap();
+    let (report, _) = json(&[
+        "speed",
+        "qwen3-coder-30b-a3b",
+        "--hardware",
+        "mac-64gb",
+        "--prompt-tokens",
+        "8000",
+        "--measured",
+        path.to_str().unwrap(),
+    ]);
+    let measured = &report["measured"];
+    // The measured 8,000 tokens took 20 s: the anchored model reproduces it.
+    let prefill = measured["prefill_seconds"].as_f64().unwrap();
+    assert!((prefill - 20.0).abs() < 0.01, "{prefill}");
+    assert_eq!(report["measured_decode_tokens_per_second"], 40.0);
+}
+
+#[test]
+fn plan_ranks_machines_that_fit_first_and_respects_the_budget() {
+    let (report, code) = json(&[
+        "plan",
+        "qwen3-coder-30b-a3b",
+        "--context",
+        "32768",
+        "--budget",
+        "2500",
+    ]);
+    assert_eq!(code, 0);
+    let machines = report["machines"].as_array().unwrap();
+    assert!(!machines.is_empty());
+    for machine in machines {
+        assert!(machine["price_usd"].as_f64().unwrap() <= 2500.0);
+    }
+    let fits: Vec<bool> = machines
+        .iter()
+        .map(|m| m["fits"].as_bool().unwrap())
+        .collect();
+    let first_misfit = fits.iter().position(|fit| !fit).unwrap_or(fits.len());
+    assert!(fits[first_misfit..].iter().all(|fit| !fit));
+}
+
+#[test]
+fn compare_shows_the_story_machines_side_by_side() {
+    let (report, _) = json(&[
+        "compare",
+        "dgx-spark",
+        "mac-studio-m2-ultra-64gb",
+        "framework-desktop-ryzen-ai-max-395-128gb",
+        "amd-mi300x",
+        "--model",
+        "qwen3-coder-30b-a3b",
+        "--context",
+        "32768",
+    ]);
+    let machines = report["machines"].as_array().unwrap();
+    assert_eq!(machines.len(), 4);
+    assert_eq!(
+        machines[0]["bandwidth_bytes_per_second"],
+        273_000_000_000u64
+    );
+    let speed = report["speed"].as_array().unwrap();
+    // Decode follows bandwidth: the M2 Ultra (800 GB/s) beats the Spark (273 GB/s).
+    assert!(
+        speed[1]["decode_empty_tokens_per_second"].as_f64().unwrap()
+            > speed[0]["decode_empty_tokens_per_second"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn unknown_machine_is_an_error_with_a_hint() {
+    headroom()
+        .args(["speed", "qwen3-coder-30b-a3b", "--hardware", "no-such-box"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("not in the hardware catalog"));
+}
