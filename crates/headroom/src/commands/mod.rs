@@ -15,6 +15,7 @@ mod ollama;
 pub mod plan;
 pub mod speed;
 mod stats;
+mod tokens;
 
 /// Why your local LLM fails, in arithmetic.
 #[derive(Debug, Parser)]
@@ -48,6 +49,8 @@ enum Command {
     Gateway(gateway::Args),
     /// Local/cloud split of a gateway decision log, and why.
     Stats(stats::Args),
+    /// Count tokens exactly with a model's own tokenizer.
+    Tokens(tokens::TokensArgs),
 }
 
 /// Runs the parsed command line; the exit code says whether problems were found.
@@ -64,5 +67,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ollama(args) => ollama::run(args),
         Command::Gateway(args) => gateway::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Tokens(args) => tokens::run(args),
     }
 }
