@@ -19,10 +19,10 @@
 //! - [`server`]: the HTTP server and per-request pipeline; [`run`]: the process (reload on SIGHUP
 //!   or file change); [`observe`]: decision log, Prometheus metrics, `stats`.
 //!
-//! Plugging in the real implementations: build a [`server::Seams`] with
-//! `token_counter: Some(Arc::new(..))` (headroom-tokenizer over the local model's GGUF),
-//! `capacity: Some(Arc::new(..))` (headroom-core's memory fit) and pass it to
-//! [`run::run_blocking`]; the CLI passes `Seams::default()` today.
+//! - [`vocabulary`]: exact token counts with each local model's own tokenizer and chat template.
+//!
+//! [`run::run`] installs the [`vocabulary::VocabularyCounter`] when the [`server::Seams`] it is
+//! given has no token counter; the memory fit comes from the config's `[machine]` table.
 
 pub mod chat;
 pub mod config;
@@ -36,3 +36,4 @@ pub mod seams;
 pub mod secrets;
 pub mod server;
 pub mod upstream;
+pub mod vocabulary;

@@ -126,8 +126,15 @@ pub fn run_blocking(options: RunOptions, seams: Seams) -> Result<(), RunError> {
 }
 
 /// Runs the gateway until Ctrl-C.
-pub async fn run(options: RunOptions, seams: Seams) -> Result<(), RunError> {
+pub async fn run(options: RunOptions, mut seams: Seams) -> Result<(), RunError> {
     let config = load(&options)?;
+    if seams.token_counter.is_none() {
+        // Exact counts from each local model's own vocabulary where its GGUF can be found; the
+        // counter answers `None` for the others, which fall back to `/tokenize` or the estimate.
+        seams.token_counter = Some(std::sync::Arc::new(
+            crate::vocabulary::VocabularyCounter::new(&config, &options.config_path),
+        ));
+    }
     let address = config.server.listen;
     let summary = format!(
         "{} models, {} backends",
