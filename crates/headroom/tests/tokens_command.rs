@@ -126,3 +126,58 @@ fn no_model_exits_2_with_a_hint() {
     let directory = workspace();
     insta::assert_snapshot!(run(directory.path(), &["tokens", "hello.txt"], None));
 }
+
+/// An Ollama store in `root` holding `library/qwen2:7b` whose model layer is the qwen2 fixture,
+/// laid out as Ollama lays it out (digest-named blob, JSON manifest).
+fn ollama_store(root: &Path) {
+    let gguf = fixture("ggml-vocab-qwen2.gguf");
+    let output = std::process::Command::new("sha256sum")
+        .arg(&gguf)
+        .output()
+        .unwrap();
+    let digest = String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let size = fs_err::metadata(&gguf).unwrap().len();
+    fs_err::create_dir_all(root.join("blobs")).unwrap();
+    fs_err::copy(&gguf, root.join("blobs").join(format!("sha256-{digest}"))).unwrap();
+    let manifests = root.join("manifests/registry.ollama.ai/library/qwen2");
+    fs_err::create_dir_all(&manifests).unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": format!("sha256:{digest}"), "size": size},
+        "layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": format!("sha256:{digest}"), "size": size}],
+    });
+    fs_err::write(manifests.join("7b"), manifest.to_string()).unwrap();
+}
+
+#[test]
+fn counts_with_an_ollama_model_name() {
+    let directory = workspace();
+    let store = directory.path().join("models");
+    ollama_store(&store);
+    let count = |model: &str, extra: &[&str]| -> serde_json::Value {
+        let output = headroom(directory.path())
+            .args(["tokens", "--json", "--model", model])
+            .args(extra)
+            .arg("-")
+            .write_stdin("Hola, ¿qué tal? 你好")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let by_file = count(fixture("ggml-vocab-qwen2.gguf").to_str().unwrap(), &[]);
+    let by_name = count("qwen2:7b", &["--models-dir", store.to_str().unwrap()]);
+    assert_eq!(by_file["total_tokens"], by_name["total_tokens"]);
+    assert!(by_name["total_tokens"].as_u64().unwrap() > 0);
+}

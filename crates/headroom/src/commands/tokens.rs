@@ -14,9 +14,13 @@ const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
 /// Arguments of `headroom tokens`.
 #[derive(Debug, clap::Args)]
 pub struct TokensArgs {
-    /// The model whose tokenizer counts: a GGUF file or a Hugging Face tokenizer.json.
+    /// The model whose tokenizer counts: a GGUF file, a Hugging Face tokenizer.json, or an
+    /// Ollama model name (`qwen3-coder:30b`) read from the local Ollama store.
     #[arg(long, short, value_name = "MODEL")]
     model: Option<PathBuf>,
+    /// Ollama's model store (default: OLLAMA_MODELS, else the platform's default).
+    #[arg(long, hide = true, value_name = "DIR")]
+    models_dir: Option<PathBuf>,
     /// Files to count; `-` reads standard input.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
@@ -50,7 +54,37 @@ struct Report {
     total_tokens: usize,
 }
 
-fn load_tokenizer(model: &Path) -> anyhow::Result<Tokenizer> {
+/// An Ollama model name's GGUF from the store, opened header-only.
+fn load_from_store(name: &str, models_dir: Option<&Path>) -> anyhow::Result<Tokenizer> {
+    use headroom_ollama::store::{ModelStore, Platform, resolve_models_dir};
+    let root = match models_dir {
+        Some(directory) => directory.to_path_buf(),
+        None => {
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            resolve_models_dir(
+                std::env::var("OLLAMA_MODELS").ok().as_deref(),
+                home.as_deref(),
+                Platform::current(),
+            )
+            .context("no Ollama model store found (set OLLAMA_MODELS)")?
+        }
+    };
+    let store = ModelStore::new(&root);
+    let model = store
+        .model(name)
+        .with_context(|| format!("{name} is neither a file nor a model in {}", root.display()))?;
+    let file = store.open_gguf(&model)?;
+    Tokenizer::from_gguf(&file).with_context(|| format!("cannot load the tokenizer of {name}"))
+}
+
+fn load_tokenizer(model: &Path, models_dir: Option<&Path>) -> anyhow::Result<Tokenizer> {
+    if !model.exists()
+        && let Some(name) = model.to_str()
+        && !name.ends_with(".gguf")
+        && !name.ends_with(".json")
+    {
+        return load_from_store(name, models_dir);
+    }
     let is_json = model
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
@@ -85,9 +119,11 @@ fn read_input(path: &Path) -> anyhow::Result<String> {
 /// Runs `headroom tokens`.
 pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
     let Some(model) = &args.model else {
-        bail!("no model given: pass --model PATH (a GGUF file or a tokenizer.json)");
+        bail!(
+            "no model given: pass --model MODEL (a GGUF file, a tokenizer.json or an Ollama model name)"
+        );
     };
-    let tokenizer = load_tokenizer(model)?;
+    let tokenizer = load_tokenizer(model, args.models_dir.as_deref())?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
