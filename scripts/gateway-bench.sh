@@ -51,7 +51,7 @@ max_num_ctx_tokens = 32768
 TOML
 "${pin_server[@]}" "$bench" serve "$work/gateway.toml" 2> "$work/gateway.log" & pids+=($!)
 
-if [[ -n "$litellm" ]]; then
+start_litellm() {
   cat > "$work/litellm.yaml" <<YAML
 model_list:
   - model_name: bench
@@ -65,25 +65,33 @@ YAML
   LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true \
     "${pin_server[@]}" "$litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
     > "$work/litellm.log" 2>&1 & pids+=($!)
-fi
+}
 
 wait_for() { for _ in $(seq 1 240); do curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
   -d '{"model":"bench","messages":[{"role":"user","content":"hi"}]}' "$1" && return 0; sleep 0.5; done; echo "not ready: $1" >&2; return 1; }
-targets=("direct http://127.0.0.1:$mock_port/v1/chat/completions" "headroom http://127.0.0.1:$gateway_port/v1/chat/completions")
-[[ -n "$litellm" ]] && targets+=("litellm http://127.0.0.1:$litellm_port/v1/chat/completions")
-for target in "${targets[@]}"; do wait_for "${target#* }"; done
+direct="http://127.0.0.1:$mock_port/v1/chat/completions"
+gateway="http://127.0.0.1:$gateway_port/v1/chat/completions"
+proxy="http://127.0.0.1:$litellm_port/v1/chat/completions"
+wait_for "$direct"; wait_for "$gateway"
+
+measure() { # label url: the throughput ceiling, then each fixed rate
+  printf '%s ' "$1"; "${pin_load[@]}" "$bench" ceiling "$2" "$connections" "$step"
+  for rate in $rates; do
+    printf '%s ' "$1"; "${pin_load[@]}" "$bench" rate "$2" "$rate" "$step"
+  done
+}
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), PIN=${PIN:-0}"
-# Per-request overhead, one request at a time, direct and gateway interleaved.
-printf 'headroom-sequential '; "${pin_load[@]}" "$bench" sequential "${targets[0]#* }" "${targets[1]#* }" 20 50
-[[ -n "$litellm" ]] && { printf 'litellm-sequential '; "${pin_load[@]}" "$bench" sequential "${targets[0]#* }" "${targets[2]#* }" 5 20; }
-# Throughput ceilings first, so no backlog from an overloaded rate step skews them.
-for target in "${targets[@]}"; do
-  printf '%s ' "${target%% *}"; "${pin_load[@]}" "$bench" ceiling "${target#* }" "$connections" "$step"
-done
-for rate in $rates; do
-  for target in "${targets[@]}"; do
-    printf '%s ' "${target%% *}"; "${pin_load[@]}" "$bench" rate "${target#* }" "$rate" "$step"
-  done
-done
+# Phase 1, LiteLLM not yet started: an overloaded LiteLLM keeps working through its backlog for
+# seconds after a step ends, and on a small machine that steals CPU from whatever runs next.
+printf 'headroom-sequential '; "${pin_load[@]}" "$bench" sequential "$direct" "$gateway" 20 50
+measure direct "$direct"
+measure headroom "$gateway"
+if [[ -n "$litellm" ]]; then
+  # Phase 2: LiteLLM, measured alone against the same mock (direct figures above are its baseline).
+  start_litellm
+  wait_for "$proxy"
+  printf 'litellm-sequential '; "${pin_load[@]}" "$bench" sequential "$direct" "$proxy" 5 20
+  measure litellm "$proxy"
+fi
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
