@@ -336,32 +336,15 @@ impl FileType {
             .find(|candidate| candidate.name().eq_ignore_ascii_case(name))
     }
 
-    /// The `general.file_type` value (`enum llama_ftype`, `include/llama.h`).
+    /// The mix for a `general.file_type` value (`enum llama_ftype`, `include/llama.h`), through
+    /// headroom-gguf's id table; `None` for file types this module has no rules for.
     pub fn from_gguf_id(id: u64) -> Option<FileType> {
-        Some(match id {
-            0 => FileType::All_F32,
-            1 => FileType::F16,
-            2 => FileType::Q4_0,
-            3 => FileType::Q4_1,
-            7 => FileType::Q8_0,
-            8 => FileType::Q5_0,
-            9 => FileType::Q5_1,
-            10 => FileType::Q2_K,
-            11 => FileType::Q3_K_S,
-            12 => FileType::Q3_K_M,
-            13 => FileType::Q3_K_L,
-            14 => FileType::Q4_K_S,
-            15 => FileType::Q4_K_M,
-            16 => FileType::Q5_K_S,
-            17 => FileType::Q5_K_M,
-            18 => FileType::Q6_K,
-            21 => FileType::Q2_K_S,
-            25 => FileType::Iq4_Nl,
-            30 => FileType::Iq4_Xs,
-            32 => FileType::Bf16,
-            38 => FileType::Mxfp4_Moe,
-            _ => return None,
-        })
+        headroom_gguf::file_type_name(id).and_then(FileType::from_name)
+    }
+
+    /// The `general.file_type` value of this mix.
+    pub fn gguf_id(self) -> Option<u64> {
+        headroom_gguf::file_type_id(self.name())
     }
 
     /// The default tensor type of the mix (`llama_ftype_get_default_type`).
@@ -751,6 +734,18 @@ fn fallback(row: u64, target: TensorType) -> TensorType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_file_type_round_trips_its_gguf_id() {
+        for file_type in FileType::ALL {
+            let id = file_type
+                .gguf_id()
+                .expect("llama.h defines every mix modelled here");
+            assert_eq!(FileType::from_gguf_id(id), Some(file_type));
+        }
+        assert_eq!(FileType::Q4_K_M.gguf_id(), Some(15));
+        assert_eq!(FileType::from_gguf_id(4), None);
+    }
 
     #[test]
     fn every_type_has_a_known_layout_and_round_trips_its_id() {

@@ -95,7 +95,15 @@ mod harness {
         let spec = ModelSpec::from_config(config).expect("spec");
         let tensors = quantized_tensors(&spec, file_type).expect("plan");
         let mut writer = gguf_writer(&converted.metadata, &tensors).expect("writer");
-        writer = writer.metadata("general.file_type", Value::U32(file_type_id(file_type)));
+        writer = writer.metadata(
+            "general.file_type",
+            Value::U32(
+                file_type
+                    .gguf_id()
+                    .and_then(|id| u32::try_from(id).ok())
+                    .expect("file type id"),
+            ),
+        );
         for (key, value) in tokenizer_metadata(spec.vocab_size) {
             writer = writer.metadata(key, value);
         }
@@ -103,12 +111,6 @@ mod harness {
         let file = GgufFile::open(path).expect("read back");
         let spec = ModelSpec::from_gguf(&file).expect("spec from gguf");
         (spec, ModelWeights::from_gguf(&file))
-    }
-
-    fn file_type_id(file_type: FileType) -> u32 {
-        (0..64)
-            .find(|&id| FileType::from_gguf_id(u64::from(id)) == Some(file_type))
-            .unwrap_or(0)
     }
 
     /// What llama.cpp printed, in bytes (from MiB with two decimals).

@@ -49,7 +49,8 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("converting the {id} config"))?;
         let spec = ModelSpec::from_config(&model.config)?;
         let tensors = quantized_tensors(&spec, file_type)?;
-        let file_type_id = headroom_gguf::file_type_id(file_type.name())
+        let file_type_id = file_type
+            .gguf_id()
             .with_context(|| format!("no general.file_type id for {}", file_type.name()))?;
         let writer = gguf_writer(&converted.metadata, &tensors)?
             .metadata("general.name", Value::String(model.name.clone()))
