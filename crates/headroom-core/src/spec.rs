@@ -257,7 +257,7 @@ pub struct ModelSpec {
 }
 
 /// Architectures headroom models, as llama.cpp names them.
-pub const SUPPORTED_ARCHITECTURES: [&str; 22] = [
+pub const SUPPORTED_ARCHITECTURES: [&str; 24] = [
     "llama",
     "mistral3",
     "qwen2",
@@ -265,6 +265,8 @@ pub const SUPPORTED_ARCHITECTURES: [&str; 22] = [
     "qwen3",
     "qwen3moe",
     "qwen3next",
+    "qwen35",
+    "qwen35moe",
     "gemma",
     "gemma2",
     "gemma3",
@@ -380,7 +382,8 @@ impl ModelSpec {
         let swa_layers = swa_layers(metadata, arch, layer_count, window)?;
 
         // Recurrent layers (per-arch rules in src/models/<arch>.cpp).
-        let recurrent_layers = recurrent_layers(metadata, arch, layer_count, &kv_head_counts)?;
+        let recurrent_layers =
+            recurrent_layers(metadata, arch, block_count, layer_count, &kv_head_counts)?;
         let recurrent =
             if recurrent_layers.iter().any(|&is_recurrent| is_recurrent) || arch == "mamba2" {
                 Some(recurrent_spec(metadata, arch, embedding_length)?)
@@ -597,20 +600,36 @@ fn swa_layers(
 fn recurrent_layers(
     metadata: &Metadata,
     arch: &str,
+    block_count: u64,
     layer_count: u64,
     kv_head_counts: &[u64],
 ) -> Result<Vec<bool>, SpecError> {
     let count = layer_count as usize;
     Ok(match arch {
-        // qwen3next: (il + 1) % full_attention_interval != 0, interval default 4.
-        "qwen3next" => {
-            let interval = metadata
-                .u64_opt(&format!("{arch}.full_attention_interval"))?
-                .unwrap_or(4)
-                .max(1);
-            (0..layer_count)
-                .map(|index| (index + 1) % interval != 0)
-                .collect()
+        // Gated delta net hybrids (src/models/qwen3next.cpp, qwen35.cpp, qwen35moe.cpp):
+        // `attention.recurrent_layers` (one flag, or one per block NextN included) when present,
+        // else layer il < n_layer is recurrent iff (il + 1) % full_attention_interval != 0.
+        "qwen3next" | "qwen35" | "qwen35moe" => {
+            let flags_key = format!("{arch}.attention.recurrent_layers");
+            match recurrent_flags(metadata, &flags_key, block_count)? {
+                Some(mut flags) => {
+                    flags.truncate(count);
+                    flags
+                }
+                None => {
+                    let interval_key = format!("{arch}.full_attention_interval");
+                    let interval = metadata.u64_opt(&interval_key)?.unwrap_or(4);
+                    if interval == 0 {
+                        return Err(SpecError::InvalidValue {
+                            key: interval_key,
+                            reason: "0 (llama.cpp divides by it)".to_owned(),
+                        });
+                    }
+                    (0..layer_count)
+                        .map(|index| (index + 1) % interval != 0)
+                        .collect()
+                }
+            }
         }
         // lfm2 and granitehybrid: a layer is recurrent iff its head_count_kv is 0.
         "lfm2" | "granitehybrid" => kv_head_counts
@@ -621,6 +640,39 @@ fn recurrent_layers(
         "mamba2" => vec![true; count],
         _ => vec![false; count],
     })
+}
+
+/// A per-block flag as `llama_model_loader::get_key_or_arr` reads it into `is_recr_impl`: one
+/// bool or integer for every block, or an array (bool or integer) of exactly `block_count`.
+fn recurrent_flags(
+    metadata: &Metadata,
+    key: &str,
+    block_count: u64,
+) -> Result<Option<Vec<bool>>, SpecError> {
+    let flags = match metadata.get(key) {
+        None => return Ok(None),
+        Some(MetadataValue::Bool(flag)) => vec![*flag; block_count as usize],
+        Some(MetadataValue::Integer(value)) => vec![*value != 0; block_count as usize],
+        Some(MetadataValue::BoolArray(values)) => values.clone(),
+        Some(MetadataValue::IntegerArray(values)) => {
+            values.iter().map(|&value| value != 0).collect()
+        }
+        Some(other) => {
+            return Err(SpecError::TypeMismatch {
+                key: key.to_owned(),
+                expected: "bool, integer or an array of them",
+                found: other.type_name(),
+            });
+        }
+    };
+    if flags.len() as u64 != block_count {
+        return Err(SpecError::LayerArrayLength {
+            key: key.to_owned(),
+            expected: block_count,
+            found: flags.len() as u64,
+        });
+    }
+    Ok(Some(flags))
 }
 
 /// Recurrent state widths (`llama_hparams::n_embd_r` / `n_embd_s`).

@@ -34,7 +34,7 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 19] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 21] = [
     "llama",
     "mistral3",
     "granite",
@@ -51,6 +51,8 @@ pub const LAYOUT_ARCHITECTURES: [&str; 19] = [
     "deepseek2",
     "lfm2",
     "qwen3next",
+    "qwen35",
+    "qwen35moe",
     "cohere2",
     "glm4moe",
     "llama4",
@@ -117,10 +119,15 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
         let head_dim = spec.layers.first().map_or(0, |layer| layer.key_head_dim);
         builder.push("rope_freqs.weight".to_owned(), &[head_dim / 2]);
     }
+    let is_delta_net_hybrid = matches!(arch, "qwen3next" | "qwen35" | "qwen35moe");
     let block_count = spec.block_count() as usize;
     for index in 0..block_count {
-        // NextN blocks repeat the last layer's shape (plus their own projection tensors).
-        let layer = &spec.layers[index.min(spec.layers.len().saturating_sub(1))];
+        // NextN blocks repeat the last layer's shape (plus their own projection tensors); the
+        // gated delta net hybrids' MTP block is always full attention (load_block_mtp).
+        let mut layer = spec.layers[index.min(spec.layers.len().saturating_sub(1))].clone();
+        if index >= spec.layers.len() && is_delta_net_hybrid {
+            layer.attention = AttentionKind::Full;
+        }
         let prefix = format!("blk.{index}");
         let query_width = layer.query_heads * layer.key_head_dim;
         let key_width = layer.kv_heads * layer.key_head_dim;
@@ -144,7 +151,7 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     &[embedding, embedding],
                 );
             }
-            ("qwen3next", AttentionKind::Recurrent) => {
+            ("qwen3next" | "qwen35" | "qwen35moe", AttentionKind::Recurrent) => {
                 let recurrent = spec.recurrent.unwrap_or(crate::spec::RecurrentSpec {
                     conv_kernel: 0,
                     inner_size: 0,
@@ -157,24 +164,49 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     conv_state_width: 0,
                     ssm_state_width: 0,
                 });
-                // src/models/qwen3next.cpp: head dims are ssm.state_size for K and V.
+                // src/models/qwen3next.cpp, qwen35.cpp: head dims are ssm.state_size for K and V.
                 let key_dim = recurrent.state_size * recurrent.group_count;
                 let value_dim = recurrent.state_size * recurrent.time_step_rank;
                 builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
-                builder.push(
-                    format!("{prefix}.ssm_in.weight"),
-                    &[embedding, 2 * key_dim + 2 * value_dim],
-                );
+                if arch == "qwen3next" {
+                    // The legacy fused in-projection (ssm_in = q, k, v, z) that llama.cpp still reads.
+                    builder.push(
+                        format!("{prefix}.ssm_in.weight"),
+                        &[embedding, 2 * key_dim + 2 * value_dim],
+                    );
+                } else {
+                    // Qwen3.5 checkpoints store in_proj_qkv and in_proj_z apart: attn_qkv, attn_gate.
+                    builder.push(
+                        format!("{prefix}.attn_qkv.weight"),
+                        &[embedding, 2 * key_dim + value_dim],
+                    );
+                    builder.push(
+                        format!("{prefix}.attn_gate.weight"),
+                        &[embedding, value_dim],
+                    );
+                }
                 builder.push(
                     format!("{prefix}.ssm_conv1d.weight"),
                     &[recurrent.conv_kernel, 2 * key_dim + value_dim],
                 );
                 builder.push(format!("{prefix}.ssm_dt.bias"), &[recurrent.time_step_rank]);
                 builder.push(format!("{prefix}.ssm_a"), &[recurrent.time_step_rank]);
-                builder.push(
-                    format!("{prefix}.ssm_ba.weight"),
-                    &[embedding, 2 * recurrent.time_step_rank],
-                );
+                if arch == "qwen3next" {
+                    builder.push(
+                        format!("{prefix}.ssm_ba.weight"),
+                        &[embedding, 2 * recurrent.time_step_rank],
+                    );
+                } else {
+                    // in_proj_b and in_proj_a: one row per value head each.
+                    builder.push(
+                        format!("{prefix}.ssm_beta.weight"),
+                        &[embedding, recurrent.time_step_rank],
+                    );
+                    builder.push(
+                        format!("{prefix}.ssm_alpha.weight"),
+                        &[embedding, recurrent.time_step_rank],
+                    );
+                }
                 builder.push(format!("{prefix}.ssm_norm.weight"), &[recurrent.state_size]);
                 builder.push(format!("{prefix}.ssm_out.weight"), &[value_dim, embedding]);
             }
@@ -231,8 +263,9 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                 );
             }
             _ => {
-                // gpt-oss and qwen3next gate attention output: qwen3next's Q is twice as wide.
-                let query_rows = if arch == "qwen3next" {
+                // gpt-oss and the delta net hybrids gate attention output: their Q (query and
+                // gate) is twice as wide.
+                let query_rows = if is_delta_net_hybrid {
                     2 * query_width
                 } else {
                     query_width
@@ -260,7 +293,8 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     builder.push(format!("{prefix}.attn_output.bias"), &[embedding]);
                     builder.push(format!("{prefix}.attn_sinks.weight"), &[layer.query_heads]);
                 }
-                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next")
+                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2")
+                    || is_delta_net_hybrid
                     || (spec.attention_qk_norm && arch == "glm4moe")
                 {
                     builder.push(
@@ -273,7 +307,7 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     );
                 }
                 // These architectures name their pre-FFN norm post_attention_norm.
-                if matches!(arch, "gpt-oss" | "qwen3next" | "glm4moe") {
+                if matches!(arch, "gpt-oss" | "glm4moe") || is_delta_net_hybrid {
                     builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
                 }
             }
@@ -282,10 +316,8 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
             builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
             builder.push(format!("{prefix}.post_ffw_norm.weight"), &[embedding]);
         }
-        if !matches!(
-            arch,
-            "command-r" | "cohere2" | "gpt-oss" | "qwen3next" | "glm4moe"
-        ) {
+        if !matches!(arch, "command-r" | "cohere2" | "gpt-oss" | "glm4moe") && !is_delta_net_hybrid
+        {
             builder.push(format!("{prefix}.ffn_norm.weight"), &[embedding]);
         }
         match (layer.has_experts, spec.experts) {
@@ -334,7 +366,7 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     _ => experts.shared_feed_forward_length,
                 };
                 if shared_width > 0 {
-                    if arch == "qwen3next" || arch == "qwen2moe" {
+                    if matches!(arch, "qwen3next" | "qwen35moe" | "qwen2moe") {
                         builder.push(format!("{prefix}.ffn_gate_inp_shexp.weight"), &[embedding]);
                     }
                     builder.push(
@@ -363,7 +395,7 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
             }
         }
         if index >= spec.layers.len() {
-            // NextN / MTP block extras (src/models/deepseek2.cpp, glm4-moe.cpp).
+            // NextN / MTP block extras (src/models/deepseek2.cpp, glm4-moe.cpp, qwen35.cpp).
             builder.push(
                 format!("{prefix}.nextn.eh_proj.weight"),
                 &[2 * embedding, embedding],

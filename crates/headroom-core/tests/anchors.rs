@@ -4,7 +4,9 @@
 use headroom_core::memory::fit::{Machine, largest_context};
 use headroom_core::memory::{ContextSettings, Estimator, MemoryError, ModelWeights, estimate};
 use headroom_core::quant::{FileType, TensorType};
-use headroom_core::spec::{AttentionKind, Metadata, MetadataValue, ModelSpec, SpecError};
+use headroom_core::spec::{
+    AttentionKind, Metadata, MetadataValue, ModelSpec, SpecError, metadata_from_config,
+};
 use headroom_core::tensors::quantized_tensors;
 use serde_json::json;
 
@@ -27,6 +29,15 @@ mod helpers {
             .total_bytes()
     }
 
+    /// A config from tests/fixtures/configs/conformance/.
+    pub fn conformance_config(name: &str) -> serde_json::Value {
+        let path = format!(
+            "{}/tests/fixtures/configs/conformance/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap()
+    }
+
     pub fn deepseek_v3() -> serde_json::Value {
         // https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json (sizing fields).
         json!({
@@ -41,7 +52,7 @@ mod helpers {
     }
 }
 
-use helpers::{deepseek_v3, kv_bytes};
+use helpers::{conformance_config, deepseek_v3, kv_bytes};
 
 #[test]
 fn llama_3_1_8b_kv_per_type_at_8192() {
@@ -210,6 +221,188 @@ fn qwen3_next_charges_kv_only_on_its_attention_layers() {
     )
     .unwrap();
     assert_eq!(four.kv.recurrent_bytes, 4 * per_sequence);
+}
+
+#[test]
+fn qwen3_5_charges_kv_on_attention_layers_and_leaves_the_mtp_block_out() {
+    // (config, full layers, recurrent layers, KV bytes per token, recurrent bytes per sequence)
+    let cases = [
+        // 35B-A3B: 10 × 2 KV heads × 256 × 2 (K,V) × 2 B; 30 × f32 (3·(4096 + 2·16·128) + 128·4096).
+        (
+            "qwen3.5-35b-a3b",
+            10,
+            30,
+            20 * 1024,
+            30 * 4 * (3 * (4096 + 2 * 16 * 128) + 128 * 4096),
+        ),
+        // 27B: 16 × 4 × 256 × 2 × 2 B; 48 × f32 (3·(6144 + 2·16·128) + 128·6144).
+        (
+            "qwen3.5-27b",
+            16,
+            48,
+            64 * 1024,
+            48 * 4 * (3 * (6144 + 2 * 16 * 128) + 128 * 6144),
+        ),
+    ];
+    for (name, full, recurrent, per_token, per_sequence) in cases {
+        let spec = ModelSpec::from_config(&conformance_config(name)).unwrap();
+        // mtp_num_hidden_layers = 1: convert_hf_to_gguf writes it as block 40/64, never cached.
+        assert_eq!(spec.nextn_layer_count, 1, "{name}");
+        let result = estimate(
+            &spec,
+            &ModelWeights::approximate(0),
+            &ContextSettings::llama_server(262_144, Some(1)),
+            Some(0),
+        )
+        .unwrap();
+        assert_eq!(result.kv.full_layers, full, "{name}");
+        assert_eq!(result.kv.recurrent_layers, recurrent, "{name}");
+        assert_eq!(result.kv.attention_bytes(), 262_144 * per_token, "{name}");
+        assert_eq!(result.kv.recurrent_bytes, per_sequence, "{name}");
+    }
+}
+
+#[test]
+fn qwen3_5_layout_splits_the_delta_net_projections_and_keeps_mtp_full_attention() {
+    let spec = ModelSpec::from_config(&conformance_config("qwen3.5-27b")).unwrap();
+    let tensors = quantized_tensors(&spec, FileType::Q4_K_M).unwrap();
+    let shape = |name: &str| {
+        tensors
+            .iter()
+            .find(|tensor| tensor.name == name)
+            .map(|tensor| tensor.shape.clone())
+    };
+    // Q and K: 16 heads × 128; V: 48 heads × 128 (conversion/qwen.py, src/models/qwen35.cpp).
+    assert_eq!(shape("blk.0.attn_qkv.weight"), Some(vec![5120, 10240]));
+    assert_eq!(shape("blk.0.attn_gate.weight"), Some(vec![5120, 6144]));
+    assert_eq!(shape("blk.0.ssm_beta.weight"), Some(vec![5120, 48]));
+    assert_eq!(shape("blk.0.ssm_alpha.weight"), Some(vec![5120, 48]));
+    assert_eq!(shape("blk.0.ssm_in.weight"), None);
+    // Gated attention: Q carries the output gate, so it is twice 24 × 256 wide.
+    assert_eq!(shape("blk.3.attn_q.weight"), Some(vec![5120, 12288]));
+    assert_eq!(shape("blk.3.attn_qkv.weight"), None);
+    // The MTP block (block 64) is a full-attention decoder block plus its NextN projections.
+    assert_eq!(shape("blk.64.attn_q.weight"), Some(vec![5120, 12288]));
+    assert_eq!(
+        shape("blk.64.nextn.eh_proj.weight"),
+        Some(vec![10240, 5120])
+    );
+    assert_eq!(shape("blk.64.ssm_conv1d.weight"), None);
+    assert_eq!(shape("blk.64.ffn_norm.weight"), None);
+}
+
+#[test]
+fn qwen3_5_reads_recurrent_layer_flags_as_llama_cpp_does() {
+    let converted = metadata_from_config(&conformance_config("qwen3.5-35b-a3b")).unwrap();
+    let mut metadata = converted.metadata;
+    // The converter writes layer_types as one flag per block, the MTP block false.
+    assert_eq!(
+        metadata
+            .get("qwen35moe.attention.recurrent_layers")
+            .and_then(|value| match value {
+                MetadataValue::BoolArray(flags) => Some(flags.len()),
+                _ => None,
+            }),
+        Some(41)
+    );
+    // Flags win over full_attention_interval (qwen35moe.cpp load_arch_hparams).
+    let mut flags = vec![true; 41];
+    flags[0] = false;
+    flags[40] = false;
+    metadata.insert(
+        "qwen35moe.attention.recurrent_layers",
+        MetadataValue::BoolArray(flags),
+    );
+    let spec = ModelSpec::from_metadata(&metadata).unwrap();
+    assert_eq!(spec.layers[0].attention, AttentionKind::Full);
+    assert_eq!(spec.layers[3].attention, AttentionKind::Recurrent);
+    // One scalar flag stands for every block (get_key_or_arr).
+    let mut scalar = metadata.clone();
+    scalar.insert(
+        "qwen35moe.attention.recurrent_layers",
+        MetadataValue::Integer(0),
+    );
+    assert!(
+        ModelSpec::from_metadata(&scalar)
+            .unwrap()
+            .layers
+            .iter()
+            .all(|layer| layer.attention == AttentionKind::Full)
+    );
+    // Wrong length and a zero interval are errors, not panics.
+    metadata.insert(
+        "qwen35moe.attention.recurrent_layers",
+        MetadataValue::BoolArray(vec![true; 40]),
+    );
+    assert!(matches!(
+        ModelSpec::from_metadata(&metadata),
+        Err(SpecError::LayerArrayLength {
+            expected: 41,
+            found: 40,
+            ..
+        })
+    ));
+    metadata.insert(
+        "qwen35moe.attention.recurrent_layers",
+        MetadataValue::String("yes".to_owned()),
+    );
+    assert!(matches!(
+        ModelSpec::from_metadata(&metadata),
+        Err(SpecError::TypeMismatch { .. })
+    ));
+    // Files from converters that wrote no flags: every 4th layer is attention.
+    let mut no_flags = Metadata::new();
+    for (key, value) in scalar.iter() {
+        if key != "qwen35moe.attention.recurrent_layers" {
+            no_flags.insert(key, value.clone());
+        }
+    }
+    let spec = ModelSpec::from_metadata(&no_flags).unwrap();
+    assert_eq!(spec.layers[2].attention, AttentionKind::Recurrent);
+    assert_eq!(spec.layers[3].attention, AttentionKind::Full);
+    no_flags.insert(
+        "qwen35moe.full_attention_interval",
+        MetadataValue::Integer(0),
+    );
+    assert!(matches!(
+        ModelSpec::from_metadata(&no_flags),
+        Err(SpecError::InvalidValue { .. })
+    ));
+}
+
+#[test]
+fn qwen3_5_config_needs_a_layer_type_per_layer_and_gets_default_mrope_sections() {
+    let mut config = conformance_config("qwen3.5-27b");
+    let text = config.get_mut("text_config").unwrap();
+    text.as_object_mut()
+        .unwrap()
+        .get_mut("rope_parameters")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("mrope_section");
+    let converted = metadata_from_config(&config).unwrap();
+    // _Qwen35MRopeMixin: llama.cpp requires the sections; [11, 11, 10, 0] when the config has none.
+    assert_eq!(
+        converted.metadata.get("qwen35.rope.dimension_sections"),
+        Some(&MetadataValue::IntegerArray(vec![11, 11, 10, 0]))
+    );
+    assert_eq!(
+        converted.metadata.get("qwen35.rope.dimension_count"),
+        Some(&MetadataValue::Integer(64))
+    );
+    assert_eq!(
+        converted.metadata.get("qwen35.rope.freq_base"),
+        Some(&MetadataValue::Float(10_000_000.0))
+    );
+    config["text_config"]["layer_types"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    assert!(matches!(
+        ModelSpec::from_config(&config),
+        Err(SpecError::Config { field, .. }) if field == "text_config.layer_types"
+    ));
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub struct ConvertedConfig {
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
-const ARCHITECTURE_NAMES: [(&str, &str); 27] = [
+const ARCHITECTURE_NAMES: [(&str, &str); 31] = [
     ("LlamaForCausalLM", "llama"),
     ("MistralForCausalLM", "llama"),
     ("MixtralForCausalLM", "llama"),
@@ -33,6 +33,13 @@ const ARCHITECTURE_NAMES: [(&str, &str); 27] = [
     ("Qwen3ForCausalLM", "qwen3"),
     ("Qwen3MoeForCausalLM", "qwen3moe"),
     ("Qwen3NextForCausalLM", "qwen3next"),
+    // Qwen3.5 / Qwen3.6 (conversion/qwen.py Qwen3_5TextModel, Qwen3_5MoeTextModel): the
+    // *ForConditionalGeneration configs wrap the language model in text_config; llama.cpp's text
+    // GGUF leaves the vision tower out (it goes to a separate mmproj file), and so do we.
+    ("Qwen3_5ForConditionalGeneration", "qwen35"),
+    ("Qwen3_5ForCausalLM", "qwen35"),
+    ("Qwen3_5MoeForConditionalGeneration", "qwen35moe"),
+    ("Qwen3_5MoeForCausalLM", "qwen35moe"),
     ("GemmaForCausalLM", "gemma"),
     ("Gemma2ForCausalLM", "gemma2"),
     ("Gemma3ForCausalLM", "gemma3"),
@@ -139,6 +146,104 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Qwen3.5's rotary keys (conversion/base.py TextModel, conversion/qwen.py Qwen3NextModel and
+/// _Qwen35MRopeMixin): the settings live in text_config.rope_parameters (rope_scaling in older
+/// exports), whose values win over the top-level keys the converter mirrors into it. llama.cpp
+/// requires `rope.dimension_sections` for qwen35/qwen35moe.
+fn qwen35_rope(
+    fields: &Fields<'_>,
+    arch: &str,
+    hidden: u64,
+    heads: u64,
+    metadata: &mut Metadata,
+) -> Result<(), SpecError> {
+    let key = |suffix: &str| format!("{arch}.{suffix}");
+    let (parameters, name) = match fields.get("rope_parameters") {
+        Some(parameters) => (Some(parameters), "rope_parameters"),
+        None => (fields.get("rope_scaling"), "rope_scaling"),
+    };
+    let parameters = match parameters {
+        None => None,
+        Some(Value::Object(map)) => Some(map),
+        Some(_) => return Err(fields.error(name, "should be an object")),
+    };
+    let parameter = |field: &str| {
+        parameters
+            .and_then(|map| map.get(field))
+            .filter(|value| !value.is_null())
+    };
+    let number = |field: &str| -> Result<Option<f64>, SpecError> {
+        parameter(field)
+            .map(|value| {
+                value
+                    .as_f64()
+                    .ok_or_else(|| fields.error(&format!("{name}.{field}"), "should be a number"))
+            })
+            .transpose()
+    };
+    if let Some(theta) = number("rope_theta")?.or(fields.f64_opt("rope_theta")?) {
+        metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
+    }
+    // Only linear and yarn (with a factor) become scaling keys; "default" writes none.
+    let kind = parameter("rope_type")
+        .or_else(|| parameter("type"))
+        .and_then(Value::as_str);
+    if let (Some(kind @ ("linear" | "yarn")), Some(factor)) = (kind, number("factor")?) {
+        metadata.insert(
+            key("rope.scaling.type"),
+            MetadataValue::String(kind.to_owned()),
+        );
+        metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
+        if kind == "yarn" {
+            let original = parameter("original_max_position_embeddings")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| {
+                    fields.error(
+                        &format!("{name}.original_max_position_embeddings"),
+                        "is missing (yarn needs it)",
+                    )
+                })?;
+            metadata.insert(
+                key("rope.scaling.original_context_length"),
+                integer(original),
+            );
+        }
+    }
+    let partial = number("partial_rotary_factor")?
+        .or(fields.f64_opt("partial_rotary_factor")?)
+        .unwrap_or(0.25);
+    let head_dim = match fields.u64_opt("head_dim")? {
+        Some(head_dim) => head_dim,
+        None => hidden
+            .checked_div(heads)
+            .ok_or_else(|| fields.error("num_attention_heads", "is missing or 0"))?,
+    };
+    // int(head_dim * partial_rotary_factor): Python truncates.
+    let rope_dim = (head_dim as f64 * partial) as u64;
+    metadata.insert(key("rope.dimension_count"), integer(rope_dim));
+    // mrope_section padded with zeros to [time, height, width, extra]; [11, 11, 10, 0] when absent.
+    let sections_error = || {
+        fields.error(
+            &format!("{name}.mrope_section"),
+            "should be an array of integers",
+        )
+    };
+    let mut sections: Vec<i64> = match parameter("mrope_section") {
+        None => vec![11, 11, 10, 0],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_i64().ok_or_else(sections_error))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(sections_error()),
+    };
+    sections.resize(4, 0);
+    metadata.insert(
+        key("rope.dimension_sections"),
+        MetadataValue::IntegerArray(sections),
+    );
+    Ok(())
+}
+
 fn integer(value: u64) -> MetadataValue {
     MetadataValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
@@ -199,6 +304,10 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     let kv_heads = fields.u64_opt("num_key_value_heads")?.unwrap_or(heads);
     let nextn = match arch {
         "deepseek2" | "glm4moe" => fields.u64_opt("num_nextn_predict_layers")?.unwrap_or(0),
+        // conversion/qwen.py _QwenMtpMixin: the MTP block is exported by default (unless
+        // --no-mtp) as extra blocks past num_hidden_layers. Qwen3-Next's config does not say how
+        // many (the converter counts mtp.* tensors), so only Qwen3.5 gets them from a config.
+        "qwen35" | "qwen35moe" => fields.u64_opt("mtp_num_hidden_layers")?.unwrap_or(0),
         _ => 0,
     };
     let block_count = main_layers + nextn;
@@ -310,7 +419,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         }
     }
 
-    if arch == "qwen3next" {
+    if matches!(arch, "qwen3next" | "qwen35" | "qwen35moe") {
         let value_heads = fields.u64_required("linear_num_value_heads")?;
         let value_dim = fields.u64_required("linear_value_head_dim")?;
         metadata.insert(
@@ -327,6 +436,28 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
             integer(fields.u64_required("linear_num_key_heads")?),
         );
         metadata.insert(key("ssm.time_step_rank"), integer(value_heads));
+        // Qwen3NextModel.set_gguf_parameters: layer_types becomes the per-block recurrent flags
+        // (NextN blocks are attention), written beside full_attention_interval.
+        if let Some(layer_types) = fields.strings("layer_types")? {
+            if layer_types.len() as u64 != main_layers {
+                return Err(fields.error(
+                    "layer_types",
+                    &format!(
+                        "has {} entries, expected num_hidden_layers ({main_layers})",
+                        layer_types.len()
+                    ),
+                ));
+            }
+            let mut recurrent: Vec<bool> = layer_types
+                .iter()
+                .map(|kind| *kind == "linear_attention")
+                .collect();
+            recurrent.resize(block_count as usize, false);
+            metadata.insert(
+                key("attention.recurrent_layers"),
+                MetadataValue::BoolArray(recurrent),
+            );
+        }
         let interval = fields.u64_opt("full_attention_interval")?.unwrap_or(4);
         metadata.insert(key("full_attention_interval"), integer(interval));
     }
@@ -361,11 +492,14 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     let vocab = fields.u64_required("vocab_size")?;
     metadata.insert(key("vocab_size"), integer(vocab));
 
-    if let Some(theta) = fields.f64_opt("rope_theta")? {
+    let qwen35 = matches!(arch, "qwen35" | "qwen35moe");
+    if qwen35 {
+        qwen35_rope(&fields, arch, hidden, heads, &mut metadata)?;
+    } else if let Some(theta) = fields.f64_opt("rope_theta")? {
         metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
     }
     let mut llama3_rope = false;
-    if let Some(Value::Object(scaling)) = fields.get("rope_scaling") {
+    if let Some(Value::Object(scaling)) = fields.get("rope_scaling").filter(|_| !qwen35) {
         let kind = scaling
             .get("rope_type")
             .or_else(|| scaling.get("type"))
@@ -463,7 +597,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
                 key("expert_shared_feed_forward_length"),
                 integer(shared_width),
             );
-            if arch == "qwen3next" || arch == "qwen2moe" {
+            if matches!(arch, "qwen3next" | "qwen35moe" | "qwen2moe") {
                 metadata.insert(key("expert_shared_count"), integer(1));
             }
         }

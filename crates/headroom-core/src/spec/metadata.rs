@@ -32,7 +32,7 @@ pub enum MetadataValue {
 }
 
 impl MetadataValue {
-    fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             MetadataValue::Integer(_) => "integer",
             MetadataValue::Float(_) => "float",
