@@ -370,11 +370,23 @@ fn place_weights(spec: &ModelSpec, weights: &ModelWeights, offloaded_units: u64)
             split.host_bytes += tensor.bytes;
         }
         // Tied embeddings: the output layer reads token_embd, duplicated onto the output device.
-        if tensor.role == TensorRole::Input && weights.tied_embeddings && output_on_gpu {
-            split.gpu_bytes += tensor.bytes;
+        if tensor.role == TensorRole::Input && weights.tied_embeddings {
+            if output_on_gpu {
+                split.gpu_bytes += tensor.bytes;
+            } else if loads_output_before_input(spec) {
+                split.host_bytes += tensor.bytes;
+            }
         }
     }
     split
+}
+
+/// Gemma 3n and Gemma 4 create the tied output (a duplicate of token_embd) before token_embd
+/// itself (`load_arch_tensors` in src/models/gemma3n.cpp, gemma4.cpp), so `create_tensor` finds no
+/// tensor to reuse and token_embd is allocated twice even when both land on the host
+/// (src/llama-model-loader.cpp, TENSOR_DUPLICATED).
+fn loads_output_before_input(spec: &ModelSpec) -> bool {
+    matches!(spec.architecture.as_str(), "gemma3n" | "gemma4")
 }
 
 /// Estimates every component for one set of settings.

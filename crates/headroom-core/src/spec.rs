@@ -226,6 +226,9 @@ pub struct ModelSpec {
     pub nextn_layer_count: u64,
     /// Layers that reuse an earlier layer's KV (`attention.shared_kv_layers`, Gemma 3n/4).
     pub shared_kv_layer_count: u64,
+    /// Width of the per-layer token embeddings (`embedding_length_per_layer_input`, Gemma 3n/4
+    /// E-models); 0 when the model has none.
+    pub per_layer_input_length: u64,
     /// Experts, when the model is a mixture of experts.
     pub experts: Option<ExpertSpec>,
     /// MLA dimensions, when the model uses latent attention.
@@ -254,10 +257,13 @@ pub struct ModelSpec {
     pub attention_bias: bool,
     /// Config only: per-head Q/K norms (`use_qk_norm`, GLM-4.5), for the tensor layout.
     pub attention_qk_norm: bool,
+    /// Config only: full-attention layers take V from the K projection (`attention_k_eq_v`,
+    /// Gemma 4), so they have no `attn_v` tensor; the cache still holds K and V.
+    pub attention_k_eq_v: bool,
 }
 
 /// Architectures headroom models, as llama.cpp names them.
-pub const SUPPORTED_ARCHITECTURES: [&str; 24] = [
+pub const SUPPORTED_ARCHITECTURES: [&str; 25] = [
     "llama",
     "mistral3",
     "qwen2",
@@ -270,6 +276,7 @@ pub const SUPPORTED_ARCHITECTURES: [&str; 24] = [
     "gemma",
     "gemma2",
     "gemma3",
+    "gemma4",
     "gpt-oss",
     "deepseek2",
     "glm4",
@@ -414,6 +421,20 @@ impl ModelSpec {
             .u64_opt(&key("attention.shared_kv_layers"))?
             .unwrap_or(0);
         let first_shared_layer = layer_count.saturating_sub(shared_kv_layer_count);
+        let per_layer_input_length = metadata
+            .u64_opt(&key("embedding_length_per_layer_input"))?
+            .unwrap_or(0);
+        if arch == "gemma4" {
+            check_gemma4(
+                metadata,
+                layer_count,
+                shared_kv_layer_count,
+                [
+                    (key_length, value_length),
+                    (key_length_swa, value_length_swa),
+                ],
+            )?;
+        }
 
         let moe_step = metadata
             .u64_opt(&key("interleave_moe_layer_step"))?
@@ -503,6 +524,7 @@ impl ModelSpec {
             layers,
             nextn_layer_count,
             shared_kv_layer_count,
+            per_layer_input_length,
             experts,
             mla,
             recurrent,
@@ -516,6 +538,7 @@ impl ModelSpec {
             expert_gating_sigmoid,
             attention_bias: false,
             attention_qk_norm: false,
+            attention_k_eq_v: false,
         })
     }
 
@@ -526,6 +549,7 @@ impl ModelSpec {
         spec.tied_embeddings = Some(converted.tied_embeddings);
         spec.attention_bias = converted.attention_bias;
         spec.attention_qk_norm = converted.attention_qk_norm;
+        spec.attention_k_eq_v = converted.attention_k_eq_v;
         if converted.llama3_rope {
             spec.rope.scaling_type = Some("llama3".to_owned());
         }
@@ -578,6 +602,9 @@ fn swa_layers(
         _ => None,
     };
     let count = layer_count as usize;
+    if arch == "gemma4" {
+        return gemma4_swa_layers(metadata, &pattern_key, count);
+    }
     if let Some(MetadataValue::BoolArray(values)) = metadata.get(&pattern_key)
         && (default_period.is_some() || arch == "granite")
     {
@@ -594,6 +621,87 @@ fn swa_layers(
     Ok((0..layer_count)
         .map(|index| period == 0 || index % period < period - 1)
         .collect())
+}
+
+/// Gemma 4 reads its per-layer pattern with a required `get_arr` (src/models/gemma4.cpp), which
+/// takes bool or integer arrays (nonzero = sliding) of at most `LLAMA_MAX_LAYERS` entries
+/// (src/llama-model-loader.cpp); layers beyond the array are full attention.
+fn gemma4_swa_layers(
+    metadata: &Metadata,
+    pattern_key: &str,
+    count: usize,
+) -> Result<Vec<bool>, SpecError> {
+    /// `LLAMA_MAX_LAYERS` (src/llama-hparams.h).
+    const MAX_PATTERN_ENTRIES: usize = 512;
+    let mut pattern: Vec<bool> = match metadata.get(pattern_key) {
+        Some(MetadataValue::BoolArray(values)) => values.clone(),
+        Some(MetadataValue::IntegerArray(values)) => {
+            values.iter().map(|&value| value != 0).collect()
+        }
+        _ => {
+            return Err(SpecError::MissingKey {
+                key: format!("{pattern_key} (a per-layer array)"),
+            });
+        }
+    };
+    if pattern.len() > MAX_PATTERN_ENTRIES {
+        return Err(SpecError::InvalidValue {
+            key: pattern_key.to_owned(),
+            reason: format!(
+                "{} entries; llama.cpp accepts at most {MAX_PATTERN_ENTRIES}",
+                pattern.len()
+            ),
+        });
+    }
+    pattern.resize(count, false);
+    Ok(pattern)
+}
+
+/// What llama.cpp refuses when it loads a Gemma 4 model (`llama_model_gemma4::load_arch_hparams`
+/// and `load_arch_tensors`, src/models/gemma4.cpp; the KV reuse callback in
+/// `llama_model::create_memory`).
+fn check_gemma4(
+    metadata: &Metadata,
+    layer_count: u64,
+    shared_kv_layer_count: u64,
+    head_widths: [(u64, u64); 2],
+) -> Result<(), SpecError> {
+    for suffix in [
+        "attention.sliding_window",
+        "embedding_length_per_layer_input",
+        "attention.key_length_swa",
+        "attention.value_length_swa",
+        "attention.layer_norm_rms_epsilon",
+    ] {
+        if metadata.get(&format!("gemma4.{suffix}")).is_none() {
+            return Err(SpecError::MissingKey {
+                key: format!("gemma4.{suffix}"),
+            });
+        }
+    }
+    for ((key_length, value_length), value_key) in head_widths.into_iter().zip([
+        "gemma4.attention.value_length",
+        "gemma4.attention.value_length_swa",
+    ]) {
+        if key_length != value_length {
+            return Err(SpecError::InvalidValue {
+                key: value_key.to_owned(),
+                reason: format!(
+                    "{value_length} differs from the K head width {key_length}; Gemma 4 needs equal K and V head widths"
+                ),
+            });
+        }
+    }
+    // The KV reuse callback asserts n_layer_kv_from_start >= 2.
+    if layer_count.saturating_sub(shared_kv_layer_count) < 2 {
+        return Err(SpecError::InvalidValue {
+            key: "gemma4.attention.shared_kv_layers".to_owned(),
+            reason: format!(
+                "{shared_kv_layer_count} shared of {layer_count} layers leaves fewer than 2 layers with their own KV"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Which main layers are recurrent.

@@ -18,6 +18,16 @@ pub enum LayoutError {
         /// The architecture.
         architecture: String,
     },
+    /// The architecture has a layout, but not with this feature.
+    #[error(
+        "no tensor layout for `{architecture}` models with {feature} (weights need a GGUF file or a catalog parameter count)"
+    )]
+    UnsupportedFeature {
+        /// The architecture.
+        architecture: String,
+        /// What the layout does not cover.
+        feature: &'static str,
+    },
     /// The spec does not say whether the output projection is tied to the embedding.
     #[error("the model spec does not say whether embeddings are tied")]
     UnknownTiedEmbeddings,
@@ -34,7 +44,7 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 21] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 22] = [
     "llama",
     "mistral3",
     "granite",
@@ -45,6 +55,7 @@ pub const LAYOUT_ARCHITECTURES: [&str; 21] = [
     "gemma",
     "gemma2",
     "gemma3",
+    "gemma4",
     "phi3",
     "command-r",
     "gpt-oss",
@@ -118,6 +129,10 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
     if spec.rope.scaling_type.as_deref() == Some("llama3") {
         let head_dim = spec.layers.first().map_or(0, |layer| layer.key_head_dim);
         builder.push("rope_freqs.weight".to_owned(), &[head_dim / 2]);
+    }
+    if arch == "gemma4" {
+        gemma4_tensors(spec, &mut builder)?;
+        return Ok(builder.tensors);
     }
     let is_delta_net_hybrid = matches!(arch, "qwen3next" | "qwen35" | "qwen35moe");
     let block_count = spec.block_count() as usize;
@@ -409,6 +424,81 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
         }
     }
     Ok(builder.tensors)
+}
+
+/// Gemma 4's rope_freqs and blocks, as `Gemma4Model` (conversion/gemma.py) writes them and
+/// `llama_model_gemma4::load_arch_tensors` (src/models/gemma4.cpp) reads them. Every layer has
+/// Q/K norms, post-attention and post-FFN norms, a dense GELU FFN and a `layer_scalar`; MoE
+/// layers add a router with its own scale, a fused gate/up expert tensor, per-expert output
+/// scales and three more norms. With `attention_k_eq_v` the full-attention layers have no V
+/// projection. The E-models' per-layer embeddings and KV-sharing layers are not covered.
+fn gemma4_tensors(spec: &ModelSpec, builder: &mut Builder) -> Result<(), LayoutError> {
+    let unsupported = |feature| LayoutError::UnsupportedFeature {
+        architecture: spec.architecture.clone(),
+        feature,
+    };
+    if spec.per_layer_input_length > 0 {
+        return Err(unsupported("per-layer embeddings"));
+    }
+    if spec.shared_kv_layer_count > 0 {
+        return Err(unsupported("KV-sharing layers"));
+    }
+    let embedding = spec.embedding_length;
+    // Generated for the full-attention layers' proportional rope: one factor per rotary pair.
+    let full_head_dim = spec
+        .layers
+        .iter()
+        .find(|layer| layer.attention == AttentionKind::Full)
+        .map_or(0, |layer| layer.key_head_dim);
+    builder.push("rope_freqs.weight".to_owned(), &[full_head_dim / 2]);
+    for (index, layer) in spec.layers.iter().enumerate() {
+        let prefix = format!("blk.{index}");
+        let head_dim = layer.key_head_dim;
+        let query_width = layer.query_heads * head_dim;
+        let kv_width = layer.kv_heads * head_dim;
+        builder.push(format!("{prefix}.attn_norm.weight"), &[embedding]);
+        builder.push(format!("{prefix}.attn_q.weight"), &[embedding, query_width]);
+        builder.push(format!("{prefix}.attn_k.weight"), &[embedding, kv_width]);
+        if !(spec.attention_k_eq_v && layer.attention == AttentionKind::Full) {
+            builder.push(format!("{prefix}.attn_v.weight"), &[embedding, kv_width]);
+        }
+        builder.push(
+            format!("{prefix}.attn_output.weight"),
+            &[query_width, embedding],
+        );
+        builder.push(format!("{prefix}.attn_q_norm.weight"), &[head_dim]);
+        builder.push(format!("{prefix}.attn_k_norm.weight"), &[head_dim]);
+        builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
+        builder.push(format!("{prefix}.layer_output_scale.weight"), &[1]);
+        let width = layer.feed_forward_length;
+        builder.push(format!("{prefix}.ffn_norm.weight"), &[embedding]);
+        builder.push(format!("{prefix}.ffn_gate.weight"), &[embedding, width]);
+        builder.push(format!("{prefix}.ffn_up.weight"), &[embedding, width]);
+        builder.push(format!("{prefix}.ffn_down.weight"), &[width, embedding]);
+        builder.push(format!("{prefix}.post_ffw_norm.weight"), &[embedding]);
+        if let (true, Some(experts)) = (layer.has_experts, spec.experts) {
+            let expert_width = experts.feed_forward_length;
+            builder.push(
+                format!("{prefix}.ffn_gate_inp.weight"),
+                &[embedding, experts.count],
+            );
+            builder.push(format!("{prefix}.ffn_gate_inp.scale"), &[embedding]);
+            builder.push(format!("{prefix}.pre_ffw_norm_2.weight"), &[embedding]);
+            builder.push(format!("{prefix}.post_ffw_norm_1.weight"), &[embedding]);
+            builder.push(format!("{prefix}.post_ffw_norm_2.weight"), &[embedding]);
+            builder.push(
+                format!("{prefix}.ffn_gate_up_exps.weight"),
+                &[embedding, 2 * expert_width, experts.count],
+            );
+            builder.push(
+                format!("{prefix}.ffn_down_exps.weight"),
+                &[expert_width, embedding, experts.count],
+            );
+            // router.per_expert_scale, written as the experts' output scale.
+            builder.push(format!("{prefix}.ffn_down_exps.scale"), &[experts.count]);
+        }
+    }
+    Ok(())
 }
 
 /// The tensor list with the types llama-quantize gives each tensor for `file_type`.

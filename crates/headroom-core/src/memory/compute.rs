@@ -90,7 +90,7 @@ pub fn compute_bytes(spec: &ModelSpec, settings: &ContextSettings, layout: &Cach
             .map(|layer| (layer.query_heads * layer.key_head_dim, layer.key_width()))
             .max()
             .unwrap_or((0, 0));
-        let post_norms = if matches!(spec.architecture.as_str(), "gemma2" | "gemma3") {
+        let post_norms = if matches!(spec.architecture.as_str(), "gemma2" | "gemma3" | "gemma4") {
             2 * embedding
         } else {
             0

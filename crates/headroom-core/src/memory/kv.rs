@@ -150,16 +150,14 @@ pub fn kv_breakdown(
         )
     };
     // Without flash attention V is stored transposed and every layer's V is padded to the widest
-    // V of its cache (llama-kv-cache.cpp, "padding V cache to N").
-    let widest_value = |swa: bool| {
-        spec.layers
-            .iter()
-            .filter(|layer| layer.has_kv && is_swa(layer.attention) == swa)
-            .map(|layer| layer.value_width())
-            .max()
-            .unwrap_or(0)
-    };
-    let (widest_full, widest_swa) = (widest_value(false), widest_value(true));
+    // V of the model, `n_embd_v_gqa_max()` over all layers, in the full and the SWA cache alike
+    // (llama-kv-cache.cpp, "padding V cache to N"; Gemma 4's full layers have narrower V).
+    let widest_value = spec
+        .layers
+        .iter()
+        .map(|layer| layer.value_width())
+        .max()
+        .unwrap_or(0);
     let mut breakdown = KvBreakdown {
         layout,
         full_layers: 0,
@@ -194,10 +192,8 @@ pub fn kv_breakdown(
             0
         } else if settings.flash_attention {
             layer.value_width()
-        } else if swa {
-            widest_swa
         } else {
-            widest_full
+            widest_value
         };
         let key = row_bytes(settings.key_type, layer.key_width())? * cells;
         let value = if value_width == 0 {

@@ -19,10 +19,12 @@ pub struct ConvertedConfig {
     pub attention_bias: bool,
     /// `use_qk_norm`: per-head Q/K norms.
     pub attention_qk_norm: bool,
+    /// `attention_k_eq_v` (Gemma 4): full-attention layers have no V projection.
+    pub attention_k_eq_v: bool,
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
-const ARCHITECTURE_NAMES: [(&str, &str); 31] = [
+const ARCHITECTURE_NAMES: [(&str, &str); 33] = [
     ("LlamaForCausalLM", "llama"),
     ("MistralForCausalLM", "llama"),
     ("MixtralForCausalLM", "llama"),
@@ -44,6 +46,8 @@ const ARCHITECTURE_NAMES: [(&str, &str); 31] = [
     ("Gemma2ForCausalLM", "gemma2"),
     ("Gemma3ForCausalLM", "gemma3"),
     ("Gemma3ForConditionalGeneration", "gemma3"),
+    ("Gemma4ForConditionalGeneration", "gemma4"),
+    ("Gemma4ForCausalLM", "gemma4"),
     ("GptOssForCausalLM", "gpt-oss"),
     ("DeepseekV2ForCausalLM", "deepseek2"),
     ("DeepseekV3ForCausalLM", "deepseek2"),
@@ -633,9 +637,13 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         metadata.insert(key("rope.dimension_count"), integer(rope));
     }
 
+    if arch == "gemma4" {
+        gemma4_keys(&fields, &mut metadata)?;
+    }
+
     let tied_default = matches!(
         arch,
-        "gemma" | "gemma2" | "gemma3" | "command-r" | "cohere2"
+        "gemma" | "gemma2" | "gemma3" | "gemma4" | "command-r" | "cohere2"
     );
     let tied_embeddings = fields
         .get("tie_word_embeddings")
@@ -649,5 +657,161 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         llama3_rope,
         attention_bias: flag("attention_bias"),
         attention_qk_norm: flag("use_qk_norm"),
+        attention_k_eq_v: arch == "gemma4" && flag("attention_k_eq_v"),
     })
+}
+
+/// Gemma 4's keys, as `Gemma4Model.set_gguf_parameters` (conversion/gemma.py, over Gemma3Model
+/// and TextModel) writes them: full-attention head width and KV heads in `key_length` and a
+/// per-layer `head_count_kv`, sliding-window ones in `key_length_swa`, the layer kinds as a bool
+/// array, the rope of each kind from `rope_parameters`, experts used from `top_k_experts`.
+/// Overrides what the generic conversion wrote for the same keys.
+fn gemma4_keys(fields: &Fields<'_>, metadata: &mut Metadata) -> Result<(), SpecError> {
+    let key = |suffix: &str| format!("gemma4.{suffix}");
+    let layers = fields.u64_required("num_hidden_layers")?;
+    metadata.insert(
+        key("attention.head_count"),
+        integer(fields.u64_required("num_attention_heads")?),
+    );
+    let layer_types = fields
+        .strings("layer_types")?
+        .ok_or_else(|| fields.error("layer_types", "is missing"))?;
+    if layer_types.len() as u64 != layers {
+        return Err(fields.error(
+            "layer_types",
+            &format!("has {} entries for {layers} layers", layer_types.len()),
+        ));
+    }
+    let sliding: Vec<bool> = layer_types
+        .iter()
+        .map(|kind| *kind == "sliding_attention")
+        .collect();
+
+    // per_layer_config stands in for global_head_dim / num_global_key_value_heads when those
+    // are absent: the first full-attention layer's entry.
+    let full_layer_value = |name: &str| -> Option<u64> {
+        let Some(Value::Object(per_layer)) = fields.get("per_layer_config") else {
+            return None;
+        };
+        let mut entries: Vec<(u64, &Value)> = per_layer
+            .iter()
+            .filter_map(|(index, entry)| Some((index.parse().ok()?, entry)))
+            .collect();
+        entries.sort_by_key(|(index, _)| *index);
+        entries
+            .into_iter()
+            .filter(|(index, _)| sliding.get(*index as usize) == Some(&false))
+            .find_map(|(_, entry)| entry.get(name).and_then(Value::as_u64))
+    };
+    let head_dim_swa = fields.u64_required("head_dim")?;
+    let head_dim_full = match fields.u64_opt("global_head_dim")? {
+        Some(width) => width,
+        None => full_layer_value("head_dim")
+            .ok_or_else(|| fields.error("global_head_dim", "is missing"))?,
+    };
+    metadata.insert(key("attention.key_length"), integer(head_dim_full));
+    metadata.insert(key("attention.value_length"), integer(head_dim_full));
+    metadata.insert(key("attention.key_length_swa"), integer(head_dim_swa));
+    metadata.insert(key("attention.value_length_swa"), integer(head_dim_swa));
+
+    let kv_heads_full = match fields.u64_opt("num_global_key_value_heads")? {
+        Some(heads) => Some(heads),
+        None => full_layer_value("num_key_value_heads"),
+    };
+    if let (Some(full), Some(swa)) = (kv_heads_full, fields.u64_opt("num_key_value_heads")?) {
+        let counts = sliding
+            .iter()
+            .map(|&is_swa| i64::try_from(if is_swa { swa } else { full }).unwrap_or(i64::MAX))
+            .collect();
+        metadata.insert(
+            key("attention.head_count_kv"),
+            MetadataValue::IntegerArray(counts),
+        );
+    }
+
+    metadata.insert(
+        key("attention.sliding_window"),
+        integer(fields.u64_required("sliding_window")?),
+    );
+    metadata.insert(
+        key("attention.sliding_window_pattern"),
+        MetadataValue::BoolArray(sliding),
+    );
+    // transformers' Gemma4TextConfig default: no layer shares KV.
+    let shared = fields.u64_opt("num_kv_shared_layers")?.unwrap_or(0);
+    if shared > layers {
+        return Err(fields.error(
+            "num_kv_shared_layers",
+            &format!("is {shared}, more than the {layers} layers"),
+        ));
+    }
+    metadata.insert(key("attention.shared_kv_layers"), integer(shared));
+    let per_layer_input = fields.u64_opt("hidden_size_per_layer_input")?.unwrap_or(0);
+    metadata.insert(
+        key("embedding_length_per_layer_input"),
+        integer(per_layer_input),
+    );
+    if metadata
+        .get(&key("attention.layer_norm_rms_epsilon"))
+        .is_none()
+    {
+        metadata.insert(
+            key("attention.layer_norm_rms_epsilon"),
+            MetadataValue::Float(1e-6),
+        );
+    }
+
+    // use_double_wide_mlp: the KV-sharing layers have twice the FFN width.
+    if fields.get("use_double_wide_mlp").and_then(Value::as_bool) == Some(true) {
+        let width = fields.u64_required("intermediate_size")?;
+        let widths = (0..layers)
+            .map(|index| {
+                let width = if index < layers - shared {
+                    width
+                } else {
+                    2 * width
+                };
+                i64::try_from(width).unwrap_or(i64::MAX)
+            })
+            .collect();
+        metadata.insert(
+            key("feed_forward_length"),
+            MetadataValue::IntegerArray(widths),
+        );
+    }
+    if let Some(width) = fields
+        .u64_opt("expert_intermediate_size")?
+        .or(fields.u64_opt("moe_intermediate_size")?)
+    {
+        metadata.insert(key("expert_feed_forward_length"), integer(width));
+    }
+    if let Some(used) = fields.u64_opt("top_k_experts")? {
+        metadata.insert(key("expert_used_count"), integer(used));
+    }
+
+    if let Some(Value::Object(rope)) = fields.get("rope_parameters") {
+        let theta = |kind: &str| {
+            rope.get(kind)
+                .and_then(|parameters| parameters.get("rope_theta"))
+                .and_then(Value::as_f64)
+        };
+        if let Some(theta) = theta("full_attention") {
+            metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
+        }
+        if let Some(theta) = theta("sliding_attention") {
+            metadata.insert(key("rope.freq_base_swa"), MetadataValue::Float(theta));
+        }
+    }
+    // "proportional" rope on full layers rotates the whole head (the unrotated part is in the
+    // rope_freqs tensor); sliding layers rotate head_dim × the top-level partial_rotary_factor,
+    // which Gemma 4 configs keep inside rope_parameters, so the converter's default 1.0 applies.
+    metadata.insert(key("rope.dimension_count"), integer(head_dim_full));
+    metadata.insert(key("rope.dimension_count_swa"), integer(head_dim_swa));
+    if let Some(softcap) = fields.f64_opt("final_logit_softcapping")? {
+        metadata.insert(
+            key("final_logit_softcapping"),
+            MetadataValue::Float(softcap),
+        );
+    }
+    Ok(())
 }

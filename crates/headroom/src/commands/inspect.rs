@@ -98,6 +98,12 @@ struct Report {
     kv_heads: Option<PerLayer>,
     key_length: Option<u64>,
     value_length: Option<u64>,
+    /// Sliding-window layers' head widths where they differ in kind (Gemma 4:
+    /// `attention.key_length_swa` / `value_length_swa`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_length_swa: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_length_swa: Option<u64>,
     sliding_window: Option<u64>,
     sliding_window_pattern: Option<serde_json::Value>,
     experts: Option<u64>,
@@ -238,6 +244,8 @@ fn build(path: &std::path::Path, file: &GgufFile) -> Report {
         kv_heads: per_layer(file, &key("attention.head_count_kv")),
         key_length: u64_of("attention.key_length"),
         value_length: u64_of("attention.value_length"),
+        key_length_swa: u64_of("attention.key_length_swa"),
+        value_length_swa: u64_of("attention.value_length_swa"),
         sliding_window: u64_of("attention.sliding_window"),
         sliding_window_pattern: file
             .get(&key("attention.sliding_window_pattern"))
@@ -353,6 +361,16 @@ fn print_report(report: &Report) -> anyhow::Result<()> {
             ),
         },
     )?;
+    if report.key_length_swa.is_some() || report.value_length_swa.is_some() {
+        line(
+            "head dims, SWA",
+            format!(
+                "{}, {}",
+                or_dash(report.key_length_swa.map(|x| x.to_string())),
+                or_dash(report.value_length_swa.map(|x| x.to_string()))
+            ),
+        )?;
+    }
     if let Some(window) = report.sliding_window {
         let pattern = report
             .sliding_window_pattern
