@@ -257,7 +257,7 @@ pub struct ModelSpec {
 }
 
 /// Architectures headroom models, as llama.cpp names them.
-pub const SUPPORTED_ARCHITECTURES: [&str; 22] = [
+pub const SUPPORTED_ARCHITECTURES: [&str; 23] = [
     "llama",
     "mistral3",
     "qwen2",
@@ -280,6 +280,7 @@ pub const SUPPORTED_ARCHITECTURES: [&str; 22] = [
     "lfm2",
     "llama4",
     "mamba2",
+    "minimax-m2",
 ];
 
 impl ModelSpec {

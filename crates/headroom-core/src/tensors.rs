@@ -34,7 +34,7 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 19] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 20] = [
     "llama",
     "mistral3",
     "granite",
@@ -54,6 +54,7 @@ pub const LAYOUT_ARCHITECTURES: [&str; 19] = [
     "cohere2",
     "glm4moe",
     "llama4",
+    "minimax-m2",
 ];
 
 struct Builder {
@@ -260,7 +261,11 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     builder.push(format!("{prefix}.attn_output.bias"), &[embedding]);
                     builder.push(format!("{prefix}.attn_sinks.weight"), &[layer.query_heads]);
                 }
-                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next")
+                if arch == "minimax-m2" {
+                    // src/models/minimax-m2.cpp: Q/K norms span all heads, not one head.
+                    builder.push(format!("{prefix}.attn_q_norm.weight"), &[query_width]);
+                    builder.push(format!("{prefix}.attn_k_norm.weight"), &[key_width]);
+                } else if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2" | "qwen3next")
                     || (spec.attention_qk_norm && arch == "glm4moe")
                 {
                     builder.push(
@@ -324,7 +329,10 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                         &[embedding, experts.count],
                     );
                 }
-                if matches!(arch, "deepseek2" | "glm4moe") && spec.expert_gating_sigmoid {
+                // MiniMax-M2 always loads the routing bias (src/models/minimax-m2.cpp).
+                if (matches!(arch, "deepseek2" | "glm4moe") && spec.expert_gating_sigmoid)
+                    || arch == "minimax-m2"
+                {
                     builder.push(format!("{prefix}.exp_probs_b.bias"), &[experts.count]);
                 }
                 let shared_width = match arch {

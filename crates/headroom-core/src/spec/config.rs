@@ -22,7 +22,7 @@ pub struct ConvertedConfig {
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
-const ARCHITECTURE_NAMES: [(&str, &str); 27] = [
+const ARCHITECTURE_NAMES: [(&str, &str); 28] = [
     ("LlamaForCausalLM", "llama"),
     ("MistralForCausalLM", "llama"),
     ("MixtralForCausalLM", "llama"),
@@ -50,6 +50,7 @@ const ARCHITECTURE_NAMES: [(&str, &str); 27] = [
     ("Lfm2ForCausalLM", "lfm2"),
     ("Llama4ForConditionalGeneration", "llama4"),
     ("Mamba2ForCausalLM", "mamba2"),
+    ("MiniMaxM2ForCausalLM", "minimax-m2"),
 ];
 
 struct Fields<'a> {
@@ -476,9 +477,25 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
                 integer(if sigmoid { 2 } else { 1 }),
             );
         }
+        // conversion/base.py writes expert_gating_func only when the config names a scoring function.
+        if arch == "minimax-m2"
+            && let Some(function) = fields.get("scoring_func").and_then(Value::as_str)
+        {
+            metadata.insert(
+                key("expert_gating_func"),
+                integer(if function == "sigmoid" { 2 } else { 1 }),
+            );
+        }
         if let Some(dense) = fields.u64_opt("first_k_dense_replace")? {
             metadata.insert(key("leading_dense_block_count"), integer(dense));
         }
+    }
+
+    // MiniMax-M2 rotates only rotary_dim of each head (conversion/minimax.py MiniMaxM2Model).
+    if arch == "minimax-m2"
+        && let Some(rotary) = fields.u64_opt("rotary_dim")?
+    {
+        metadata.insert(key("rope.dimension_count"), integer(rotary));
     }
 
     // MLA (conversion/deepseek.py): cached as one KV head of kv_lora_rank + rope width.
