@@ -143,6 +143,9 @@ pub struct ExpertSpec {
     pub shared_feed_forward_length: u64,
     /// `leading_dense_block_count`: the first layers use a dense FFN.
     pub leading_dense_blocks: u64,
+    /// `moe_latent_size` (Nemotron-H LatentMoE): routed experts read and write this width instead
+    /// of `embedding_length`, through a per-layer down/up projection; 0 when not latent.
+    pub latent_size: u64,
 }
 
 /// Multi-head latent attention dimensions (DeepSeek V2/V3).
@@ -263,7 +266,7 @@ pub struct ModelSpec {
 }
 
 /// Architectures headroom models, as llama.cpp names them.
-pub const SUPPORTED_ARCHITECTURES: [&str; 25] = [
+pub const SUPPORTED_ARCHITECTURES: [&str; 28] = [
     "llama",
     "mistral3",
     "qwen2",
@@ -289,6 +292,9 @@ pub const SUPPORTED_ARCHITECTURES: [&str; 25] = [
     "lfm2",
     "llama4",
     "mamba2",
+    "minimax-m2",
+    "nemotron_h",
+    "nemotron_h_moe",
 ];
 
 impl ModelSpec {
@@ -379,6 +385,7 @@ impl ModelSpec {
                 leading_dense_blocks: metadata
                     .u64_opt(&key("leading_dense_block_count"))?
                     .unwrap_or(0),
+                latent_size: metadata.u64_opt(&key("moe_latent_size"))?.unwrap_or(0),
             })
         } else {
             None
@@ -389,8 +396,14 @@ impl ModelSpec {
         let swa_layers = swa_layers(metadata, arch, layer_count, window)?;
 
         // Recurrent layers (per-arch rules in src/models/<arch>.cpp).
-        let recurrent_layers =
-            recurrent_layers(metadata, arch, block_count, layer_count, &kv_head_counts)?;
+        let recurrent_layers = recurrent_layers(
+            metadata,
+            arch,
+            block_count,
+            layer_count,
+            &kv_head_counts,
+            &feed_forward,
+        )?;
         let recurrent =
             if recurrent_layers.iter().any(|&is_recurrent| is_recurrent) || arch == "mamba2" {
                 Some(recurrent_spec(metadata, arch, embedding_length)?)
@@ -436,6 +449,7 @@ impl ModelSpec {
             )?;
         }
 
+        let is_nemotron_h = matches!(arch, "nemotron_h" | "nemotron_h_moe");
         let moe_step = metadata
             .u64_opt(&key("interleave_moe_layer_step"))?
             .unwrap_or(0);
@@ -446,7 +460,10 @@ impl ModelSpec {
             let kv_heads = kv_head_counts.get(index).copied().unwrap_or(0);
             let attention = if is_recurrent {
                 AttentionKind::Recurrent
-            } else if kv_heads == 0 && head_counts.get(index).copied().unwrap_or(0) == 0 {
+            } else if kv_heads == 0
+                && (head_counts.get(index).copied().unwrap_or(0) == 0 || is_nemotron_h)
+            {
+                // Nemotron-H MLP/MoE blocks have no attention (head_count is one scalar there).
                 AttentionKind::None
             } else if mla.is_some() {
                 AttentionKind::Mla
@@ -473,7 +490,9 @@ impl ModelSpec {
                 (key_length, value_length)
             };
             // interleave_moe_layer_step (Llama 4): layer il is MoE iff (il + 1) % step == 0.
+            // Nemotron-H: only the MLP blocks (feed_forward_length > 0) hold the experts.
             let has_experts = experts.is_some_and(|spec| index as u64 >= spec.leading_dense_blocks)
+                && (!is_nemotron_h || feed_forward.get(index).copied().unwrap_or(0) > 0)
                 && arch != "lfm2"
                 && (moe_step == 0 || (index as u64 + 1).is_multiple_of(moe_step));
             let has_kv = matches!(
@@ -711,6 +730,7 @@ fn recurrent_layers(
     block_count: u64,
     layer_count: u64,
     kv_head_counts: &[u64],
+    feed_forward: &[u64],
 ) -> Result<Vec<bool>, SpecError> {
     let count = layer_count as usize;
     Ok(match arch {
@@ -739,6 +759,14 @@ fn recurrent_layers(
                 }
             }
         }
+        // nemotron_h(_moe): recurrent iff head_count_kv and feed_forward_length are both 0
+        // (src/models/nemotron-h.cpp load_arch_hparams).
+        "nemotron_h" | "nemotron_h_moe" => kv_head_counts
+            .iter()
+            .zip(feed_forward)
+            .take(count)
+            .map(|(&heads, &width)| heads == 0 && width == 0)
+            .collect(),
         // lfm2 and granitehybrid: a layer is recurrent iff its head_count_kv is 0.
         "lfm2" | "granitehybrid" => kv_head_counts
             .iter()

@@ -44,7 +44,7 @@ pub enum LayoutError {
 }
 
 /// Architectures with a generated layout.
-pub const LAYOUT_ARCHITECTURES: [&str; 22] = [
+pub const LAYOUT_ARCHITECTURES: [&str; 25] = [
     "llama",
     "mistral3",
     "granite",
@@ -67,6 +67,9 @@ pub const LAYOUT_ARCHITECTURES: [&str; 22] = [
     "cohere2",
     "glm4moe",
     "llama4",
+    "minimax-m2",
+    "nemotron_h",
+    "nemotron_h_moe",
 ];
 
 struct Builder {
@@ -76,10 +79,11 @@ struct Builder {
 impl Builder {
     fn push(&mut self, name: String, shape: &[u64]) {
         // convert_hf_to_gguf (conversion/base.py prepare_tensors): 1-D tensors, norms, routers,
-        // biases and conv kernels are f32; other weights f16 (`--outtype f16`).
+        // conv kernels and anything not named `.weight` (biases, Mamba's ssm_a / ssm_d) are f32;
+        // other weights f16 (`--outtype f16`).
         let is_f32 = shape.len() <= 1
             || name.ends_with("_norm.weight")
-            || name.ends_with(".bias")
+            || !name.ends_with(".weight")
             || name.contains("ffn_gate_inp")
             || name.contains("ssm_conv1d")
             || name.contains("shortconv.conv");
@@ -144,6 +148,10 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
             layer.attention = AttentionKind::Full;
         }
         let prefix = format!("blk.{index}");
+        if matches!(arch, "nemotron_h" | "nemotron_h_moe") {
+            push_nemotron_h_block(&mut builder, spec, &layer, index, &prefix);
+            continue;
+        }
         let query_width = layer.query_heads * layer.key_head_dim;
         let key_width = layer.kv_heads * layer.key_head_dim;
         let value_width = layer.kv_heads * layer.value_head_dim;
@@ -308,7 +316,11 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                     builder.push(format!("{prefix}.attn_output.bias"), &[embedding]);
                     builder.push(format!("{prefix}.attn_sinks.weight"), &[layer.query_heads]);
                 }
-                if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2")
+                if arch == "minimax-m2" {
+                    // src/models/minimax-m2.cpp: Q/K norms span all heads, not one head.
+                    builder.push(format!("{prefix}.attn_q_norm.weight"), &[query_width]);
+                    builder.push(format!("{prefix}.attn_k_norm.weight"), &[key_width]);
+                } else if matches!(arch, "qwen3" | "qwen3moe" | "gemma3" | "lfm2")
                     || is_delta_net_hybrid
                     || (spec.attention_qk_norm && arch == "glm4moe")
                 {
@@ -371,7 +383,10 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                         &[embedding, experts.count],
                     );
                 }
-                if matches!(arch, "deepseek2" | "glm4moe") && spec.expert_gating_sigmoid {
+                // MiniMax-M2 always loads the routing bias (src/models/minimax-m2.cpp).
+                if (matches!(arch, "deepseek2" | "glm4moe") && spec.expert_gating_sigmoid)
+                    || arch == "minimax-m2"
+                {
                     builder.push(format!("{prefix}.exp_probs_b.bias"), &[experts.count]);
                 }
                 let shared_width = match arch {
@@ -501,6 +516,143 @@ fn gemma4_tensors(spec: &ModelSpec, builder: &mut Builder) -> Result<(), LayoutE
     Ok(())
 }
 
+/// One Nemotron-H block (src/models/nemotron-h.cpp load_arch_tensors): a norm and one mixer —
+/// Mamba-2, attention, a squared-ReLU MLP (up/down, no gate) or a MoE (up/down experts, in the
+/// latent width when `moe_latent_size` is set, plus one shared expert). A trailing MTP block
+/// folds attention and MoE together with the NextN projections.
+fn push_nemotron_h_block(
+    builder: &mut Builder,
+    spec: &ModelSpec,
+    layer: &crate::spec::LayerSpec,
+    index: usize,
+    prefix: &str,
+) {
+    let embedding = spec.embedding_length;
+    let is_mtp = index >= spec.layers.len();
+    if is_mtp {
+        builder.push(format!("{prefix}.nextn.enorm.weight"), &[embedding]);
+        builder.push(format!("{prefix}.nextn.hnorm.weight"), &[embedding]);
+        builder.push(
+            format!("{prefix}.nextn.eh_proj.weight"),
+            &[2 * embedding, embedding],
+        );
+        builder.push(
+            format!("{prefix}.nextn.shared_head_norm.weight"),
+            &[embedding],
+        );
+    }
+    builder.push(format!("{prefix}.attn_norm.weight"), &[embedding]);
+    if !is_mtp && layer.attention == AttentionKind::Recurrent {
+        let Some(recurrent) = spec.recurrent else {
+            return;
+        };
+        let groups_state = 2 * recurrent.group_count * recurrent.state_size;
+        let conv_width = recurrent.inner_size + groups_state;
+        let heads = recurrent.time_step_rank;
+        builder.push(
+            format!("{prefix}.ssm_in.weight"),
+            &[embedding, recurrent.inner_size + conv_width + heads],
+        );
+        builder.push(
+            format!("{prefix}.ssm_conv1d.weight"),
+            &[recurrent.conv_kernel, conv_width],
+        );
+        // Every published Nemotron-H config sets use_conv_bias = true.
+        builder.push(format!("{prefix}.ssm_conv1d.bias"), &[conv_width]);
+        builder.push(format!("{prefix}.ssm_dt.bias"), &[heads]);
+        builder.push(format!("{prefix}.ssm_a"), &[1, heads]);
+        builder.push(format!("{prefix}.ssm_d"), &[1, heads]);
+        let groups = recurrent.group_count.max(1);
+        builder.push(
+            format!("{prefix}.ssm_norm.weight"),
+            &[recurrent.inner_size / groups, groups],
+        );
+        builder.push(
+            format!("{prefix}.ssm_out.weight"),
+            &[recurrent.inner_size, embedding],
+        );
+        return;
+    }
+    if is_mtp || layer.has_kv {
+        // The MTP block's attention has the trunk's attention shape (the converter gives it
+        // the same head_count_kv); the spec keeps per-layer shapes for trunk layers only.
+        let attention = if is_mtp {
+            spec.layers
+                .iter()
+                .find(|candidate| candidate.has_kv)
+                .unwrap_or(layer)
+        } else {
+            layer
+        };
+        let query_width = attention.query_heads * attention.key_head_dim;
+        let key_width = attention.kv_heads * attention.key_head_dim;
+        let value_width = attention.kv_heads * attention.value_head_dim;
+        builder.push(format!("{prefix}.attn_q.weight"), &[embedding, query_width]);
+        builder.push(format!("{prefix}.attn_k.weight"), &[embedding, key_width]);
+        builder.push(format!("{prefix}.attn_v.weight"), &[embedding, value_width]);
+        if spec.attention_bias {
+            builder.push(format!("{prefix}.attn_q.bias"), &[query_width]);
+            builder.push(format!("{prefix}.attn_k.bias"), &[key_width]);
+            builder.push(format!("{prefix}.attn_v.bias"), &[value_width]);
+            builder.push(format!("{prefix}.attn_output.bias"), &[embedding]);
+        }
+        builder.push(
+            format!("{prefix}.attn_output.weight"),
+            &[query_width, embedding],
+        );
+        if !is_mtp {
+            return;
+        }
+    }
+    match spec.experts {
+        Some(experts) if is_mtp || layer.has_experts => {
+            if is_mtp {
+                builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
+            }
+            let count = experts.count;
+            let width = experts.feed_forward_length;
+            builder.push(format!("{prefix}.ffn_gate_inp.weight"), &[embedding, count]);
+            builder.push(format!("{prefix}.exp_probs_b.bias"), &[count]);
+            let expert_embedding = if experts.latent_size > 0 {
+                builder.push(
+                    format!("{prefix}.ffn_latent_down.weight"),
+                    &[embedding, experts.latent_size],
+                );
+                builder.push(
+                    format!("{prefix}.ffn_latent_up.weight"),
+                    &[experts.latent_size, embedding],
+                );
+                experts.latent_size
+            } else {
+                embedding
+            };
+            builder.push(
+                format!("{prefix}.ffn_down_exps.weight"),
+                &[width, expert_embedding, count],
+            );
+            builder.push(
+                format!("{prefix}.ffn_up_exps.weight"),
+                &[expert_embedding, width, count],
+            );
+            let shared = experts.shared_feed_forward_length;
+            builder.push(
+                format!("{prefix}.ffn_down_shexp.weight"),
+                &[shared, embedding],
+            );
+            builder.push(
+                format!("{prefix}.ffn_up_shexp.weight"),
+                &[embedding, shared],
+            );
+        }
+        _ if layer.feed_forward_length > 0 => {
+            let width = layer.feed_forward_length;
+            builder.push(format!("{prefix}.ffn_down.weight"), &[width, embedding]);
+            builder.push(format!("{prefix}.ffn_up.weight"), &[embedding, width]);
+        }
+        _ => {}
+    }
+}
+
 /// The tensor list with the types llama-quantize gives each tensor for `file_type`.
 pub fn quantized_tensors(
     spec: &ModelSpec,
@@ -508,11 +660,12 @@ pub fn quantized_tensors(
 ) -> Result<Vec<PlannedTensor>, LayoutError> {
     let mut tensors = model_tensors(spec)?;
     let first = spec.layers.first();
-    let kv_heads = first.map_or(1, |layer| layer.kv_heads.max(1));
+    let kv_heads = first.map_or(1, |layer| layer.kv_heads);
     let context = QuantContext {
         layer_count: spec.block_count(),
         expert_count: spec.experts.map_or(0, |experts| experts.count),
-        grouped_query_factor: spec.head_count / kv_heads,
+        // llama_hparams::n_gqa(0): 0 when layer 0 has no KV heads (a recurrent first layer).
+        grouped_query_factor: spec.head_count.checked_div(kv_heads).unwrap_or(0),
         is_falcon: spec.architecture == "falcon",
         // llama_model_llama::load_arch_hparams: 80 layers => LLM_TYPE_70B.
         is_70b: spec.architecture == "llama" && spec.layer_count() == 80,

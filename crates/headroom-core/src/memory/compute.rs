@@ -49,7 +49,13 @@ pub fn compute_bytes(spec: &ModelSpec, settings: &ContextSettings, layout: &Cach
         0
     };
 
-    // FFN phase: the widest layer.
+    // FFN phase: the widest layer. Nemotron-H's MLPs and experts have no gate (squared ReLU:
+    // up, then relu and its square), so two rows of the FFN width are live, not three.
+    let ffn_rows = if matches!(spec.architecture.as_str(), "nemotron_h" | "nemotron_h_moe") {
+        2
+    } else {
+        3
+    };
     let ffn_elements = spec
         .layers
         .iter()
@@ -57,11 +63,17 @@ pub fn compute_bytes(spec: &ModelSpec, settings: &ContextSettings, layout: &Cach
             (true, Some(experts)) => {
                 // build_moe_ffn: either up, gate and the activated product ([n_ff_exp, n_used]
                 // each) are live, or the per-expert down outputs and their weighted copy
-                // ([n_embd, n_used] each) plus one n_embd row.
+                // ([n_embd, n_used] each, the latent width for LatentMoE) plus one such row.
                 let used = experts.used;
-                (3 * used * experts.feed_forward_length).max(2 * used * embedding + embedding)
+                let expert_embedding = if experts.latent_size > 0 {
+                    experts.latent_size
+                } else {
+                    embedding
+                };
+                (ffn_rows * used * experts.feed_forward_length)
+                    .max(2 * used * expert_embedding + expert_embedding)
             }
-            _ => 3 * layer.feed_forward_length,
+            _ => ffn_rows * layer.feed_forward_length,
         })
         .max()
         .unwrap_or(0);

@@ -24,7 +24,7 @@ pub struct ConvertedConfig {
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
-const ARCHITECTURE_NAMES: [(&str, &str); 33] = [
+const ARCHITECTURE_NAMES: [(&str, &str); 35] = [
     ("LlamaForCausalLM", "llama"),
     ("MistralForCausalLM", "llama"),
     ("MixtralForCausalLM", "llama"),
@@ -61,6 +61,8 @@ const ARCHITECTURE_NAMES: [(&str, &str); 33] = [
     ("Lfm2ForCausalLM", "lfm2"),
     ("Llama4ForConditionalGeneration", "llama4"),
     ("Mamba2ForCausalLM", "mamba2"),
+    ("MiniMaxM2ForCausalLM", "minimax-m2"),
+    ("NemotronHForCausalLM", "nemotron_h"),
 ];
 
 struct Fields<'a> {
@@ -252,6 +254,162 @@ fn integer(value: u64) -> MetadataValue {
     MetadataValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
+/// Nemotron-H (conversion/nemotron.py NemotronHModel over granite.py GraniteHybridModel): the
+/// layer kinds of `hybrid_override_pattern` (`M` Mamba-2, `*` attention, `-` MLP, or `E` MoE in
+/// the MoE variant; or the `layers_block_type` list) become per-layer `head_count_kv` (KV heads on
+/// attention layers) and `feed_forward_length` (the MLP/expert width on MLP layers) arrays, with
+/// zeros elsewhere: llama.cpp reads a layer with both zero as Mamba-2. An MTP block, when
+/// converted, is appended as attention plus MoE. The Mamba keys are looked up as the converter's
+/// `find_hparam` does (plain names, then `mamba_`-prefixed).
+fn nemotron_h_metadata(
+    fields: &Fields<'_>,
+    arch: &str,
+    main_layers: u64,
+    nextn: u64,
+    kv_heads: u64,
+    metadata: &mut Metadata,
+) -> Result<(), SpecError> {
+    let key = |suffix: &str| format!("{arch}.{suffix}");
+    let is_moe = arch == "nemotron_h_moe";
+    let first = |names: &[&str]| -> Result<Option<u64>, SpecError> {
+        let prefixed = names.iter().map(|name| format!("mamba_{name}"));
+        for name in names.iter().map(|name| (*name).to_owned()).chain(prefixed) {
+            if let Some(value) = fields.u64_opt(&name)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    };
+    let required = |names: &[&str]| -> Result<u64, SpecError> {
+        first(names)?.ok_or_else(|| fields.error(names[0], "is missing"))
+    };
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        Mamba,
+        Attention,
+        Mlp,
+    }
+    let kinds: Vec<Kind> = match fields.get("hybrid_override_pattern") {
+        Some(Value::String(pattern)) => pattern
+            .chars()
+            .map(|symbol| match symbol {
+                'M' => Ok(Kind::Mamba),
+                '*' => Ok(Kind::Attention),
+                '-' if !is_moe => Ok(Kind::Mlp),
+                'E' if is_moe => Ok(Kind::Mlp),
+                other => Err(fields.error(
+                    "hybrid_override_pattern",
+                    &format!(
+                        "has `{other}`, expected M, * or {}",
+                        if is_moe {
+                            "E (a MoE config)"
+                        } else {
+                            "- (a dense config)"
+                        }
+                    ),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(fields.error("hybrid_override_pattern", "should be a string")),
+        None => fields
+            .strings("layers_block_type")?
+            .ok_or_else(|| fields.error("hybrid_override_pattern", "is missing"))?
+            .iter()
+            .map(|kind| match *kind {
+                "mamba" | "linear_attention" => Ok(Kind::Mamba),
+                "attention" | "full_attention" => Ok(Kind::Attention),
+                "moe" => Ok(Kind::Mlp),
+                other => Err(fields.error(
+                    "layers_block_type",
+                    &format!("has `{other}`, expected mamba, attention or moe"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if kinds.len() as u64 != main_layers {
+        return Err(fields.error(
+            "hybrid_override_pattern",
+            &format!(
+                "has {} layers, num_hidden_layers is {main_layers}",
+                kinds.len()
+            ),
+        ));
+    }
+    let mlp_width = if is_moe {
+        fields.u64_required("moe_intermediate_size")?
+    } else {
+        fields.u64_required("intermediate_size")?
+    };
+    let mut kv_counts: Vec<i64> = Vec::with_capacity(kinds.len() + nextn as usize);
+    let mut widths: Vec<i64> = Vec::with_capacity(kinds.len() + nextn as usize);
+    for kind in &kinds {
+        kv_counts.push(if *kind == Kind::Attention {
+            kv_heads as i64
+        } else {
+            0
+        });
+        widths.push(if *kind == Kind::Mlp {
+            mlp_width as i64
+        } else {
+            0
+        });
+    }
+    for _ in 0..nextn {
+        kv_counts.push(kv_heads as i64);
+        widths.push(mlp_width as i64);
+    }
+    metadata.insert(
+        key("attention.head_count_kv"),
+        MetadataValue::IntegerArray(kv_counts),
+    );
+    metadata.insert(
+        key("feed_forward_length"),
+        MetadataValue::IntegerArray(widths),
+    );
+    let head_dim = fields
+        .u64_opt("head_dim")?
+        .or(fields.u64_opt("attention_head_dim")?)
+        .ok_or_else(|| fields.error("head_dim", "is missing (or attention_head_dim)"))?;
+    metadata.insert(key("attention.key_length"), integer(head_dim));
+    metadata.insert(key("attention.value_length"), integer(head_dim));
+
+    // d_inner = num_heads x mamba_head_dim ("Don't use expand to calculate d_inner").
+    let ssm_heads = required(&["n_heads", "num_heads"])?;
+    let ssm_head_dim = fields.u64_required("mamba_head_dim")?;
+    metadata.insert(
+        key("ssm.conv_kernel"),
+        integer(required(&["conv_kernel", "d_conv"])?),
+    );
+    metadata.insert(
+        key("ssm.state_size"),
+        integer(required(&[
+            "state_size",
+            "d_state",
+            "state_dim",
+            "ssm_state_size",
+        ])?),
+    );
+    metadata.insert(
+        key("ssm.group_count"),
+        integer(required(&["n_groups", "num_groups"])?),
+    );
+    metadata.insert(key("ssm.inner_size"), integer(ssm_heads * ssm_head_dim));
+    metadata.insert(key("ssm.time_step_rank"), integer(ssm_heads));
+
+    if is_moe {
+        metadata.insert(
+            key("expert_shared_feed_forward_length"),
+            integer(fields.u64_required("moe_shared_expert_intermediate_size")?),
+        );
+        // LatentMoE (Nemotron 3 Super): routed experts work in a narrower width.
+        if let Some(latent) = fields.u64_opt("moe_latent_size")? {
+            metadata.insert(key("moe_latent_size"), integer(latent));
+        }
+    }
+    Ok(())
+}
+
 /// Converts a config.json to the GGUF metadata convert_hf_to_gguf would write.
 pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError> {
     let hf_architecture = config
@@ -274,6 +432,17 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
+    // conversion/nemotron.py NemotronHModel: a config with num_experts_per_tok is nemotron_h_moe.
+    let arch = if arch == "nemotron_h"
+        && config
+            .get("num_experts_per_tok")
+            .is_some_and(|value| !value.is_null())
+    {
+        "nemotron_h_moe"
+    } else {
+        arch
+    };
+    let is_nemotron_h = matches!(arch, "nemotron_h" | "nemotron_h_moe");
     // Multimodal wrappers keep the language model under text_config.
     let (text, prefix) = match config.get("text_config") {
         Some(text @ Value::Object(_)) => (text, "text_config."),
@@ -312,6 +481,16 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         // --no-mtp) as extra blocks past num_hidden_layers. Qwen3-Next's config does not say how
         // many (the converter counts mtp.* tensors), so only Qwen3.5 gets them from a config.
         "qwen35" | "qwen35moe" => fields.u64_opt("mtp_num_hidden_layers")?.unwrap_or(0),
+        // NemotronHModel folds its one MTP head into a trailing block (it asserts exactly one).
+        "nemotron_h_moe" => match fields.u64_opt("num_nextn_predict_layers")?.unwrap_or(0) {
+            0 | 1 => fields.u64_opt("num_nextn_predict_layers")?.unwrap_or(0),
+            _ => {
+                return Err(fields.error(
+                    "num_nextn_predict_layers",
+                    "is above 1 (convert_hf_to_gguf supports one Nemotron-H MTP block)",
+                ));
+            }
+        },
         _ => 0,
     };
     let block_count = main_layers + nextn;
@@ -322,8 +501,13 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     let context = match fields.u64_opt("max_position_embeddings")? {
         Some(context) => context,
         None if arch == "gemma3" => 131_072,
+        // Nemotron-H's converter ignores it (below).
+        None if is_nemotron_h => 0,
         None => return Err(fields.error("max_position_embeddings", "is missing")),
     };
+    // conversion/granite.py GraniteHybridModel (NemotronHModel's base): a hybrid without RoPE
+    // gets context_length 2**20, overwriting max_position_embeddings.
+    let context = if is_nemotron_h { 1 << 20 } else { context };
     metadata.insert(key("context_length"), integer(context));
     metadata.insert(key("embedding_length"), integer(hidden));
     metadata.insert(key("block_count"), integer(block_count));
@@ -388,6 +572,9 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
             );
             let cache = fields.u64_opt("conv_L_cache")?.unwrap_or(3);
             metadata.insert(key("shortconv.l_cache"), integer(cache));
+        }
+        "nemotron_h" | "nemotron_h_moe" => {
+            nemotron_h_metadata(&fields, arch, main_layers, nextn, kv_heads, &mut metadata)?;
         }
         "granitehybrid" => {
             let layer_types = fields
@@ -493,7 +680,11 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     }
 
     // Vocabulary: the converted tokenizer has config.vocab_size entries (padded where the config pads).
-    let vocab = fields.u64_required("vocab_size")?;
+    let mut vocab = fields.u64_required("vocab_size")?;
+    if is_nemotron_h {
+        // NemotronHModel.set_vocab pads the vocabulary to a multiple of 8.
+        vocab = vocab.div_ceil(8).saturating_mul(8);
+    }
     metadata.insert(key("vocab_size"), integer(vocab));
 
     let qwen35 = matches!(arch, "qwen35" | "qwen35moe");
@@ -614,9 +805,25 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
                 integer(if sigmoid { 2 } else { 1 }),
             );
         }
+        // conversion/base.py writes expert_gating_func only when the config names a scoring function.
+        if arch == "minimax-m2"
+            && let Some(function) = fields.get("scoring_func").and_then(Value::as_str)
+        {
+            metadata.insert(
+                key("expert_gating_func"),
+                integer(if function == "sigmoid" { 2 } else { 1 }),
+            );
+        }
         if let Some(dense) = fields.u64_opt("first_k_dense_replace")? {
             metadata.insert(key("leading_dense_block_count"), integer(dense));
         }
+    }
+
+    // MiniMax-M2 rotates only rotary_dim of each head (conversion/minimax.py MiniMaxM2Model).
+    if arch == "minimax-m2"
+        && let Some(rotary) = fields.u64_opt("rotary_dim")?
+    {
+        metadata.insert(key("rope.dimension_count"), integer(rotary));
     }
 
     // MLA (conversion/deepseek.py): cached as one KV head of kv_lora_rank + rope width.
@@ -814,4 +1021,98 @@ fn gemma4_keys(fields: &Fields<'_>, metadata: &mut Metadata) -> Result<(), SpecE
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{AttentionKind, ModelSpec};
+
+    fn nemotron_h(pattern: &str, moe: bool) -> Value {
+        let mut config = serde_json::json!({
+            "architectures": ["NemotronHForCausalLM"],
+            "hidden_size": 1024,
+            "num_hidden_layers": pattern.len(),
+            "hybrid_override_pattern": pattern,
+            "num_attention_heads": 8,
+            "num_key_value_heads": 2,
+            "head_dim": 128,
+            "intermediate_size": 4096,
+            "mamba_num_heads": 32,
+            "mamba_head_dim": 64,
+            "n_groups": 8,
+            "ssm_state_size": 128,
+            "conv_kernel": 4,
+            "layer_norm_epsilon": 1e-5,
+            "vocab_size": 1001,
+            "max_position_embeddings": 8192
+        });
+        if moe {
+            for (name, value) in [
+                ("n_routed_experts", 16),
+                ("num_experts_per_tok", 2),
+                ("moe_intermediate_size", 512),
+                ("moe_shared_expert_intermediate_size", 1024),
+                ("n_shared_experts", 1),
+            ] {
+                config[name] = serde_json::json!(value);
+            }
+        }
+        config
+    }
+
+    #[test]
+    fn nemotron_h_pattern_sets_each_layer_kind() {
+        let spec = ModelSpec::from_config(&nemotron_h("M*-M", false)).expect("spec");
+        assert_eq!(spec.architecture, "nemotron_h");
+        let kinds: Vec<AttentionKind> = spec.layers.iter().map(|layer| layer.attention).collect();
+        assert_eq!(
+            kinds,
+            [
+                AttentionKind::Recurrent,
+                AttentionKind::Full,
+                AttentionKind::None,
+                AttentionKind::Recurrent
+            ]
+        );
+        assert_eq!(spec.layers[1].kv_heads, 2);
+        assert_eq!(spec.layers[2].feed_forward_length, 4096);
+        // GraniteHybridModel writes 2**20; NemotronHModel pads the vocabulary to 8.
+        assert_eq!(spec.context_length_trained, 1 << 20);
+        assert_eq!(spec.vocab_size, 1008);
+        let recurrent = spec.recurrent.expect("recurrent");
+        assert_eq!(recurrent.inner_size, 2048);
+        assert_eq!(recurrent.conv_state_width, 3 * (2048 + 2 * 8 * 128));
+        assert_eq!(recurrent.ssm_state_width, 128 * 2048);
+    }
+
+    #[test]
+    fn nemotron_h_moe_puts_experts_on_moe_layers_only() {
+        let spec = ModelSpec::from_config(&nemotron_h("ME*E", true)).expect("spec");
+        assert_eq!(spec.architecture, "nemotron_h_moe");
+        let experts: Vec<bool> = spec.layers.iter().map(|layer| layer.has_experts).collect();
+        assert_eq!(experts, [false, true, false, true]);
+        let shape = spec.experts.expect("experts");
+        assert_eq!(
+            (shape.feed_forward_length, shape.shared_feed_forward_length),
+            (512, 1024)
+        );
+    }
+
+    #[test]
+    fn nemotron_h_rejects_unknown_pattern_symbols() {
+        let error = metadata_from_config(&nemotron_h("M*E", false)).expect_err("dense E");
+        assert!(
+            matches!(&error, SpecError::Config { field, .. } if field == "hybrid_override_pattern"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn nemotron_h_rejects_a_pattern_of_the_wrong_length() {
+        let mut config = nemotron_h("M*-M", false);
+        config["num_hidden_layers"] = serde_json::json!(5);
+        let error = metadata_from_config(&config).expect_err("length");
+        assert!(error.to_string().contains("has 4 layers"), "{error}");
+    }
 }
