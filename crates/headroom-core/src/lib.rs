@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod doctor;
 pub mod fix;
 pub mod hardware;
+pub mod headers;
 pub mod memory;
 pub mod quant;
 pub mod spec;
