@@ -36,16 +36,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
             };
             println!(
-                "line {:3} {:14} {:6} {:40} {:30} decode {} | prefill {}",
+                "line {:3} {:14} {:6} {:9} {:40} {:30} decode {} | prefill {}",
                 row.line,
                 row.class.name(),
                 row.backend.name(),
+                row.weights.name(),
                 row.hardware.chars().take(40).collect::<String>(),
                 row.model.chars().take(30).collect::<String>(),
                 show(row.decode),
                 show(row.prefill)
             );
         }
+    }
+    if arguments.iter().any(|argument| argument == "--features") {
+        println!(
+            "line,class,backend,layers,moe,weights_read,kv_read,state,touched,weight_flops,attn_flops,bandwidth,compute,tg,tg_depth,pp,pp_tokens,pp_depth"
+        );
+        for row in &truth.rows {
+            let profile = &row.speed.profile;
+            let rates = row.speed.machine.device_rates.first();
+            let (tg, tg_depth) = row.decode.unwrap_or((f64::NAN, 0));
+            let (pp, pp_tokens, pp_depth) = row.prefill.unwrap_or((f64::NAN, 0, 0));
+            println!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                row.line,
+                row.class.name(),
+                row.backend.name(),
+                profile.layers.len(),
+                profile.is_mixture_of_experts(),
+                profile.weight_read_bytes_per_token(),
+                profile.kv_read_bytes(tg_depth),
+                profile.recurrent_state_bytes,
+                profile
+                    .layers
+                    .iter()
+                    .map(|layer| layer.prefill_touched_bytes)
+                    .sum::<u64>(),
+                profile.weight_flops_per_token(),
+                profile.attention_flops(pp_depth, pp_tokens.max(1)),
+                rates.map_or(0.0, |rate| rate.bandwidth_bytes_per_second),
+                rates.map_or(0.0, |rate| rate.compute_reference_flops),
+                tg,
+                tg_depth,
+                pp,
+                pp_tokens,
+                pp_depth
+            );
+        }
+        return Ok(());
     }
     println!(
         "truth rows {}; used for decode {}, prefill {}",
@@ -61,11 +99,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     for entry in &report.table.factors {
         println!(
-            "{:16} {:7} decode eff {:.3} overhead {:.2} ms | prefill weights {:.3} attention {:.3} | rows {}/{}",
+            "{:16} {:7} {:9} decode eff {:.3} kv {:.3} overhead {:.3} ms/layer | prefill weights {:.3} attention {:.3} | rows {}/{}",
             entry.class.name(),
             entry.backend.name(),
+            entry.weights.name(),
             entry.decode_bandwidth_efficiency,
-            entry.decode_overhead_seconds * 1e3,
+            entry.decode_kv_efficiency,
+            entry.decode_layer_overhead_seconds * 1e3,
             entry.prefill_weight_efficiency,
             entry.prefill_attention_efficiency,
             entry.decode_rows,

@@ -22,10 +22,10 @@ pub mod measured;
 
 use crate::hardware::{Hardware, MemoryKind};
 use crate::memory::{ContextSettings, ModelWeights, TensorRole};
-use crate::quant::TensorType;
+use crate::quant::{FileType, TensorType};
 use crate::spec::{AttentionKind, ModelSpec};
 
-pub use efficiency::{Backend, DeviceClass, EfficiencyFactors};
+pub use efficiency::{Backend, DeviceClass, EfficiencyFactors, WeightFormat};
 pub use measured::{Measurement, MeasurementError};
 
 /// llama.cpp's default micro-batch for prefill (`n_ubatch` = 512, `common/common.h`).
@@ -67,8 +67,10 @@ pub struct LayerTraffic {
 pub struct ModelProfile {
     /// Display name.
     pub name: String,
-    /// All weight bytes in the file.
+    /// Weight bytes llama.cpp loads (NextN / MTP blocks past `n_layer` are left out).
     pub weight_bytes: u64,
+    /// Weight bytes in the file that llama.cpp does not load (NextN / MTP blocks).
+    pub unloaded_bytes: u64,
     /// Weights outside the blocks read per token (output head; the input embedding reads one row).
     pub outside_read_bytes: u64,
     /// Weights outside the blocks (embeddings, output, norms).
@@ -83,6 +85,8 @@ pub struct ModelProfile {
     pub recurrent_state_bytes: u64,
     /// Hidden size, for the activations passed between devices.
     pub embedding_length: u64,
+    /// How the weights are stored (from the file type; `any` when unknown).
+    pub weight_format: WeightFormat,
 }
 
 fn is_routed_expert(name: &str) -> bool {
@@ -145,6 +149,7 @@ impl ModelProfile {
             .collect();
         let mut outside_weight_bytes = 0u64;
         let mut outside_read_bytes = 0u64;
+        let mut skipped_bytes = 0u64;
         if weights.tensors.is_empty() {
             // Approximate weights: spread over layers; the routed share from the parameter counts.
             let read_fraction = spec
@@ -163,9 +168,10 @@ impl ModelProfile {
             for tensor in &weights.tensors {
                 match tensor.role {
                     TensorRole::Layer(index) => {
-                        // NextN blocks (past n_layer) are not run for plain decoding.
+                        // NextN / MTP blocks (past n_layer) are not loaded without speculative
+                        // MTP decoding (the loader skips them; memory.rs does the same).
                         let Some(layer) = layers.get_mut(index as usize) else {
-                            outside_weight_bytes += tensor.bytes;
+                            skipped_bytes += tensor.bytes;
                             continue;
                         };
                         layer.weight_bytes += tensor.bytes;
@@ -216,7 +222,8 @@ impl ModelProfile {
                 .name
                 .clone()
                 .unwrap_or_else(|| spec.architecture.clone()),
-            weight_bytes: weights.total_bytes,
+            weight_bytes: weights.total_bytes - skipped_bytes,
+            unloaded_bytes: skipped_bytes,
             outside_read_bytes,
             outside_weight_bytes,
             layers,
@@ -224,18 +231,29 @@ impl ModelProfile {
             total_parameters,
             recurrent_state_bytes,
             embedding_length: spec.embedding_length,
+            weight_format: spec
+                .file_type
+                .map_or(WeightFormat::Any, WeightFormat::of_file_type),
         }
     }
 
-    /// The same model with its weights rescaled to `total_bytes` (a file whose size is known but
-    /// whose per-tensor types are not, like a measured row of another quantization).
+    /// The same model with its weight format stated (a catalog model planned at a file type).
+    pub fn with_file_type(mut self, file_type: FileType) -> ModelProfile {
+        self.weight_format = WeightFormat::of_file_type(file_type);
+        self
+    }
+
+    /// The same model with its weights rescaled to a file of `total_bytes` (a file whose size is
+    /// known but whose per-tensor types are not, like a measured row of another quantization).
     pub fn scaled_to(&self, total_bytes: u64) -> ModelProfile {
-        if self.weight_bytes == 0 {
+        let file_bytes = self.weight_bytes + self.unloaded_bytes;
+        if file_bytes == 0 {
             return self.clone();
         }
-        let scale = total_bytes as f64 / self.weight_bytes as f64;
+        let scale = total_bytes as f64 / file_bytes as f64;
         let mut scaled = self.clone();
-        scaled.weight_bytes = total_bytes;
+        scaled.weight_bytes = (self.weight_bytes as f64 * scale) as u64;
+        scaled.unloaded_bytes = total_bytes - scaled.weight_bytes.min(total_bytes);
         scaled.outside_read_bytes = (self.outside_read_bytes as f64 * scale) as u64;
         scaled.outside_weight_bytes = (self.outside_weight_bytes as f64 * scale) as u64;
         for layer in &mut scaled.layers {
@@ -563,7 +581,8 @@ impl SpeedModel {
             *value = reserve_bytes / count;
         }
         let placement = machine.place(&profile, &reserve);
-        let (factors_name, factors) = efficiency::factors().lookup(machine.class, machine.backend);
+        let (factors_name, factors) =
+            efficiency::factors().lookup(machine.class, machine.backend, profile.weight_format);
         let mut notes = Vec::new();
         if placement.host_layers > 0 {
             notes.push(format!(
@@ -618,9 +637,13 @@ impl SpeedModel {
         let state = 2.0 * self.profile.recurrent_state_bytes as f64;
         let (device_shares, host_share) = self.shares();
         let outside = self.profile.outside_read_bytes as f64;
-        let block_bytes = weights - outside + kv + state;
+        // Weight and state bytes stream at the matrix-vector kernels' efficiency; the KV cache at
+        // the attention kernels'.
+        let block_bytes = weights - outside + state;
         let efficiency = self.factors.decode_bandwidth_efficiency;
-        let mut seconds = self.factors.decode_overhead_seconds;
+        let kv_efficiency = self.factors.decode_kv_efficiency;
+        let mut seconds =
+            self.factors.decode_layer_overhead_seconds * self.profile.layers.len() as f64;
         let last = device_shares.len().saturating_sub(1);
         for (index, (share, rates)) in device_shares
             .iter()
@@ -631,15 +654,17 @@ impl SpeedModel {
             if index == last {
                 bytes += outside;
             }
-            seconds += bytes / (rates.bandwidth_bytes_per_second * efficiency);
+            seconds += bytes / (rates.bandwidth_bytes_per_second * efficiency)
+                + kv * share / (rates.bandwidth_bytes_per_second * kv_efficiency);
         }
         if device_shares.is_empty() {
             seconds += outside / (self.machine.host_bandwidth_bytes_per_second * efficiency);
         }
         if host_share > 0.0 {
-            let cpu = efficiency::factors().cpu().decode_bandwidth_efficiency;
-            seconds +=
-                block_bytes * host_share / (self.machine.host_bandwidth_bytes_per_second * cpu);
+            let cpu = efficiency::factors().cpu();
+            seconds += host_share
+                * (block_bytes / cpu.decode_bandwidth_efficiency + kv / cpu.decode_kv_efficiency)
+                / self.machine.host_bandwidth_bytes_per_second;
         }
         // Activations cross each device boundary once per token (pipeline split).
         if let Some(link) = self.machine.device_link_bytes_per_second {
@@ -958,6 +983,7 @@ mod tests {
         ModelProfile {
             name: "toy".into(),
             weight_bytes: 100 * layers.len() as u64,
+            unloaded_bytes: 0,
             outside_read_bytes: 0,
             outside_weight_bytes: 0,
             layers,
@@ -965,6 +991,7 @@ mod tests {
             total_parameters: 1000,
             recurrent_state_bytes: 0,
             embedding_length: 8,
+            weight_format: WeightFormat::Quantized,
         }
     }
 

@@ -80,6 +80,55 @@ fn decode_and_prefill_slow_down_with_depth() {
 }
 
 #[test]
+fn decode_time_is_weights_plus_kv_plus_per_layer_overhead() {
+    let mut speed = story_speed();
+    speed.factors.decode_bandwidth_efficiency = 0.8;
+    speed.factors.decode_kv_efficiency = 0.5;
+    speed.factors.decode_layer_overhead_seconds = 1e-4;
+    let bandwidth = speed.machine.device_rates[0].bandwidth_bytes_per_second;
+    let profile = &speed.profile;
+    let depth = 65_536;
+    let expected = profile.weight_read_bytes_per_token() / (bandwidth * 0.8)
+        + profile.kv_read_bytes(depth) / (bandwidth * 0.5)
+        + profile.layers.len() as f64 * 1e-4;
+    let actual = speed.decode_seconds_per_token(depth);
+    assert!(
+        (actual / expected - 1.0).abs() < 1e-12,
+        "{actual} vs {expected}"
+    );
+    // The overhead is per layer: the same bytes in more blocks take longer.
+    let mut profile = speed.profile.clone();
+    let extra = profile.layers[0];
+    profile.layers.push(extra);
+    profile.layers[0].read_bytes = 0.0;
+    profile.layers[0].kv_bytes_per_token = 0;
+    let mut deeper = SpeedModel::new(profile, speed.machine.clone(), 0);
+    deeper.factors = speed.factors;
+    let extra_seconds = deeper.decode_seconds_per_token(0) - speed.decode_seconds_per_token(0);
+    assert!((extra_seconds / 1e-4 - 1.0).abs() < 1e-6, "{extra_seconds}");
+}
+
+#[test]
+fn no_fitted_entry_reads_faster_than_peak_bandwidth() {
+    // A decode efficiency above 1 would claim more than the memory's peak: a broken fit (for
+    // instance a per-layer overhead traded against bandwidth), not a fast machine.
+    for entry in &efficiency::factors().factors {
+        for (what, value) in [
+            ("weights", entry.decode_bandwidth_efficiency),
+            ("kv", entry.decode_kv_efficiency),
+        ] {
+            assert!(
+                value > 0.0 && value <= 1.0,
+                "{}/{}: decode {what} efficiency {value}",
+                entry.class,
+                entry.backend
+            );
+        }
+        assert!(entry.decode_layer_overhead_seconds >= 0.0);
+    }
+}
+
+#[test]
 fn sliding_window_caps_the_kv_read() {
     let (spec, weights) = catalog_model("gemma-2-9b", FileType::Q4_K_M, None, None).unwrap();
     let profile = ModelProfile::new(&spec, &weights, TensorType::F16);

@@ -139,7 +139,7 @@ fn compare_shows_the_story_machines_side_by_side() {
         "framework-desktop-ryzen-ai-max-395-128gb",
         "amd-mi300x",
         "--model",
-        "qwen3-coder-30b-a3b",
+        "qwen3-32b",
         "--context",
         "32768",
     ]);
@@ -150,7 +150,9 @@ fn compare_shows_the_story_machines_side_by_side() {
         273_000_000_000u64
     );
     let speed = report["speed"].as_array().unwrap();
-    // Decode follows bandwidth: the M2 Ultra (800 GB/s) beats the Spark (273 GB/s).
+    // A dense model's decode follows bandwidth: the M2 Ultra (800 GB/s) beats the Spark
+    // (273 GB/s). (With ~3B active parameters the per-layer overhead weighs as much as the bytes,
+    // so a small-expert MoE does not show this.)
     assert!(
         speed[1]["decode_empty_tokens_per_second"].as_f64().unwrap()
             > speed[0]["decode_empty_tokens_per_second"].as_f64().unwrap()

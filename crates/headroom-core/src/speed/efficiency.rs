@@ -148,8 +148,12 @@ pub enum Backend {
     Metal,
     /// ROCm / HIP.
     Rocm,
-    /// Vulkan.
+    /// Vulkan (Mesa's RADV on AMD, or any driver not named).
     Vulkan,
+    /// Vulkan on AMD's AMDVLK driver: on the same GPU, model and depth, RADV prefills a median
+    /// 1.6× (up to 10.6×) as fast in the measured pairs, so it is its own backend.
+    #[serde(rename = "vulkan-amdvlk")]
+    VulkanAmdvlk,
     /// CPU.
     Cpu,
     /// Any backend (fallback entry).
@@ -164,6 +168,7 @@ impl Backend {
             Backend::Metal => "metal",
             Backend::Rocm => "rocm",
             Backend::Vulkan => "vulkan",
+            Backend::VulkanAmdvlk => "vulkan-amdvlk",
             Backend::Cpu => "cpu",
             Backend::Any => "any",
         }
@@ -178,7 +183,9 @@ impl Backend {
             Some(Backend::Metal)
         } else if lower.contains("rocm") || lower.contains("hip") {
             Some(Backend::Rocm)
-        } else if lower.contains("vulkan") {
+        } else if lower.contains("amdvlk") {
+            Some(Backend::VulkanAmdvlk)
+        } else if lower.contains("vulkan") || lower.contains("radv") {
             Some(Backend::Vulkan)
         } else if lower.trim() == "cpu" {
             Some(Backend::Cpu)
@@ -213,6 +220,66 @@ impl fmt::Display for Backend {
     }
 }
 
+/// How a model's weights are stored, as far as speed cares: llama.cpp runs 16-bit float weights
+/// through other kernels than block-quantized ones (BF16 especially differs by backend), so the
+/// fit may give them their own entry.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightFormat {
+    /// Block-quantized (Q4_K, Q8_0, MXFP4, IQ…): the usual case.
+    Quantized,
+    /// Mostly IEEE half precision.
+    F16,
+    /// Mostly bfloat16.
+    Bf16,
+    /// Any format (an entry that applies to all).
+    #[default]
+    Any,
+}
+
+impl WeightFormat {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightFormat::Quantized => "quantized",
+            WeightFormat::F16 => "f16",
+            WeightFormat::Bf16 => "bf16",
+            WeightFormat::Any => "any",
+        }
+    }
+
+    /// The format of a llama.cpp file type (`general.file_type`).
+    pub fn of_file_type(file_type: crate::quant::FileType) -> WeightFormat {
+        match file_type {
+            crate::quant::FileType::F16 => WeightFormat::F16,
+            crate::quant::FileType::Bf16 => WeightFormat::Bf16,
+            _ => WeightFormat::Quantized,
+        }
+    }
+
+    fn is_any(&self) -> bool {
+        *self == WeightFormat::Any
+    }
+}
+
+impl fmt::Display for WeightFormat {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
 /// One entry of the factors file.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,10 +288,16 @@ pub struct EfficiencyFactors {
     pub class: DeviceClass,
     /// Backend.
     pub backend: Backend,
+    /// Weight format the entry is for (`any` when omitted).
+    #[serde(default, skip_serializing_if = "WeightFormat::is_any")]
+    pub weights: WeightFormat,
     /// Share of peak bandwidth decode achieves.
     pub decode_bandwidth_efficiency: f64,
-    /// Fixed seconds per decoded token (kernel launches, sampling, synchronisation).
-    pub decode_overhead_seconds: f64,
+    /// Share of peak bandwidth the attention kernels reach reading the KV cache during decode.
+    pub decode_kv_efficiency: f64,
+    /// Fixed seconds per layer per decoded token (the layer's kernel launches and
+    /// synchronisation): deep models pay it more often.
+    pub decode_layer_overhead_seconds: f64,
     /// Useful share of the compute reference for the weight matrix multiplies of prefill.
     pub prefill_weight_efficiency: f64,
     /// Useful share of the compute reference for the weights of a mixture-of-experts model
@@ -295,8 +368,10 @@ pub enum EfficiencyError {
 const ASSUMED: EfficiencyFactors = EfficiencyFactors {
     class: DeviceClass::Any,
     backend: Backend::Any,
+    weights: WeightFormat::Any,
     decode_bandwidth_efficiency: 0.7,
-    decode_overhead_seconds: 0.0,
+    decode_kv_efficiency: 0.7,
+    decode_layer_overhead_seconds: 0.0,
     prefill_weight_efficiency: 0.5,
     prefill_moe_weight_efficiency: 0.25,
     prefill_attention_efficiency: 0.25,
@@ -322,22 +397,34 @@ impl EfficiencyTable {
         Ok(table)
     }
 
-    /// The entry for a class and backend: exact, then the class with any backend, then the
-    /// backend in any class, then the global fit. Returns its name (`class/backend`).
-    pub fn lookup(&self, class: DeviceClass, backend: Backend) -> (String, EfficiencyFactors) {
+    /// The entry for a class, backend and weight format: exact, then the class and backend for
+    /// any format, then the class with any backend, then the backend in any class, then the
+    /// global fit. Returns its name (`class/backend`, `/format` when the entry has one).
+    pub fn lookup(
+        &self,
+        class: DeviceClass,
+        backend: Backend,
+        weights: WeightFormat,
+    ) -> (String, EfficiencyFactors) {
         let candidates = [
-            (class, backend),
-            (class, Backend::Any),
-            (DeviceClass::Any, backend),
-            (DeviceClass::Any, Backend::Any),
+            (class, backend, weights),
+            (class, backend, WeightFormat::Any),
+            (class, Backend::Any, WeightFormat::Any),
+            (DeviceClass::Any, backend, WeightFormat::Any),
+            (DeviceClass::Any, Backend::Any, WeightFormat::Any),
         ];
-        for (want_class, want_backend) in candidates {
-            if let Some(entry) = self
-                .factors
-                .iter()
-                .find(|entry| entry.class == want_class && entry.backend == want_backend)
-            {
-                return (format!("{}/{}", entry.class, entry.backend), *entry);
+        for (want_class, want_backend, want_weights) in candidates {
+            if let Some(entry) = self.factors.iter().find(|entry| {
+                entry.class == want_class
+                    && entry.backend == want_backend
+                    && entry.weights == want_weights
+            }) {
+                let name = if entry.weights == WeightFormat::Any {
+                    format!("{}/{}", entry.class, entry.backend)
+                } else {
+                    format!("{}/{}/{}", entry.class, entry.backend, entry.weights)
+                };
+                return (name, *entry);
             }
         }
         ("assumed".to_owned(), ASSUMED)
@@ -345,7 +432,8 @@ impl EfficiencyTable {
 
     /// The CPU entry (host layers, CPU-only machines).
     pub fn cpu(&self) -> EfficiencyFactors {
-        self.lookup(DeviceClass::Cpu, Backend::Cpu).1
+        self.lookup(DeviceClass::Cpu, Backend::Cpu, WeightFormat::Any)
+            .1
     }
 
     /// FLOP/s per byte/s of bandwidth for a device of `class` without an FP16 figure: the median

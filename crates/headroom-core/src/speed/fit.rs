@@ -4,17 +4,25 @@
 //! Method: every usable row becomes a model (catalog architecture scaled to the row's file size,
 //! or the row's own parameter counts at depth 0) on a machine (catalog bandwidth and FP16
 //! figures, every layer on the accelerator as llama-bench `-ngl 99` ran). With unit efficiencies
-//! the model gives the bandwidth time of a decoded token `t_b` and the compute times of a prefill
-//! batch for weights `t_w` and attention `t_a`; the fit solves, by least squares on relative
-//! error, `1/tg = t_b / e_decode + overhead` and `n/pp = t_w / e_weights + t_a / e_attention`
-//! per group (device class × backend), with fallbacks for small groups (fewer than 4 rows:
-//! overhead and the attention/weights ratio come from the class, then the global fit). Errors are
-//! reported leave-one-out: each row is predicted by factors refitted without it (every level of
-//! the hierarchy refitted), through the full model (the memory-bound prefill floor included).
+//! the model gives, for a decoded token, the bandwidth time of its weight and state reads `t_w`
+//! and of its KV-cache reads `t_kv` and its block count `L`, and for a prefill batch the compute
+//! times of the weights `t_w` and of attention `t_a`. The fit solves, by least squares on
+//! relative error, `1/tg = (t_w + r·t_kv) / e_decode + L·o` (`r`: the KV read scale over the
+//! weight read scale, identified per device class and per backend from their deep-context rows,
+//! else inherited, the global value being the median of the classes; `o`: the per-layer
+//! overhead of a token, kernel launches and synchronisation; `e_decode` at most 1, peak
+//! bandwidth) and `n/pp = t_w / e_weights + t_a / e_attention` per group (device class ×
+//! backend, and × weight format where a backend's rows mix block-quantized, F16 and BF16 files,
+//! which run different kernels), with fallbacks for small groups (fewer than 4 rows: overhead and
+//! the attention/weights ratio come from the parent, up to the global fit). Errors are reported leave-one-out: each row is
+//! predicted by factors refitted without it (every level of the hierarchy refitted), through the
+//! full model (the memory-bound prefill floor included).
 
 use std::collections::BTreeMap;
 
-use super::efficiency::{Backend, DeviceClass, EfficiencyFactors, EfficiencyTable, Provenance};
+use super::efficiency::{
+    Backend, DeviceClass, EfficiencyFactors, EfficiencyTable, Provenance, WeightFormat,
+};
 use super::{MachineModel, ModelProfile, SpeedModel};
 use crate::hardware::{GpuShare, HardwareBuilder};
 use crate::memory::ModelWeights;
@@ -88,6 +96,8 @@ pub struct FitRow {
     pub class: DeviceClass,
     /// Backend.
     pub backend: Backend,
+    /// How the measured file stores its weights.
+    pub weights: WeightFormat,
     /// The speed model with unit efficiencies (factors are set per evaluation).
     pub speed: SpeedModel,
     /// Measured decode tokens/s and the depth it ran at.
@@ -141,6 +151,18 @@ fn number_after(text: &str, prefix: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The weight format a quantization label names: `F16`/`BF16` files are 16-bit floats, anything
+/// else the truth file lists (K-quants, legacy quants, MXFP4, Unsloth's dynamic `UD-` mixes) is
+/// block-quantized.
+fn weight_format_of(quant: &str) -> WeightFormat {
+    match file_type_of(quant) {
+        Some(FileType::F16) => WeightFormat::F16,
+        Some(FileType::Bf16) => WeightFormat::Bf16,
+        Some(FileType::All_F32) => WeightFormat::Any,
+        _ => WeightFormat::Quantized,
+    }
+}
+
 fn file_type_of(quant: &str) -> Option<FileType> {
     let first = quant.split_whitespace().next()?;
     let name = first
@@ -187,8 +209,10 @@ fn unit_factors(class: DeviceClass, backend: Backend) -> EfficiencyFactors {
     EfficiencyFactors {
         class,
         backend,
+        weights: WeightFormat::Any,
         decode_bandwidth_efficiency: 1.0,
-        decode_overhead_seconds: 0.0,
+        decode_kv_efficiency: 1.0,
+        decode_layer_overhead_seconds: 0.0,
         prefill_weight_efficiency: 1.0,
         prefill_moe_weight_efficiency: 1.0,
         prefill_attention_efficiency: 1.0,
@@ -371,6 +395,7 @@ pub fn read_truth(path: &str, text: &str) -> Result<TruthRows, FitError> {
                 .starts_with(&entry.truth.to_ascii_lowercase())
         });
         let file_type = file_type_of(quant);
+        let mut block_count_unknown = false;
         let profile = match model_mapping {
             Some(entry) => {
                 let csv_parameters = match (number(3)?, number(4)?) {
@@ -411,10 +436,15 @@ pub fn read_truth(path: &str, text: &str) -> Result<TruthRows, FitError> {
                     exclude("model not in the catalog and file size or parameters unknown");
                     continue;
                 };
+                // Only a config gives the block count the per-layer decode overhead needs.
+                block_count_unknown = true;
                 generic_profile(model_name, bytes, total, active)
             }
         };
         let class = machine.class;
+        let weights = weight_format_of(quant);
+        let mut profile = profile;
+        profile.weight_format = weights;
         let mut speed = SpeedModel::new(profile, machine, 0);
         speed.factors = unit_factors(class, backend);
         // llama-bench's -ub (default 512, common/common.h n_ubatch).
@@ -433,7 +463,12 @@ pub fn read_truth(path: &str, text: &str) -> Result<TruthRows, FitError> {
             depth + generated_tokens / 2
         };
         speed.ubatch_tokens = speed.ubatch_tokens.min(prompt_tokens).max(1);
-        let decode = number(9)?.map(|rate| (rate, decode_depth));
+        let mut decode = number(9)?.map(|rate| (rate, decode_depth));
+        if decode.is_some() && block_count_unknown {
+            // The per-layer decode overhead needs the block count.
+            exclude("decode rate of a model outside the catalog (its block count is unknown)");
+            decode = None;
+        }
         let prefill = number(8)?.map(|rate| (rate, prompt_tokens, prefill_depth));
         if decode.is_none() && prefill.is_none() {
             exclude("no rate");
@@ -445,6 +480,7 @@ pub fn read_truth(path: &str, text: &str) -> Result<TruthRows, FitError> {
             model: model_name.to_owned(),
             class,
             backend,
+            weights,
             speed,
             decode,
             prefill,
@@ -457,7 +493,8 @@ pub fn read_truth(path: &str, text: &str) -> Result<TruthRows, FitError> {
     })
 }
 
-/// A one-block stand-in for a model known only by its parameter counts and file size.
+/// A one-block stand-in for a model known only by its parameter counts and file size (good for
+/// prefill at depth 0; its decode rows are left out, the block count being unknown).
 fn generic_profile(
     name: &str,
     bytes: u64,
@@ -469,15 +506,17 @@ fn generic_profile(
     } else {
         1.0
     };
+    let block = bytes;
     ModelProfile {
         name: name.to_owned(),
         weight_bytes: bytes,
+        unloaded_bytes: 0,
         outside_read_bytes: 0,
         outside_weight_bytes: 0,
         layers: vec![super::LayerTraffic {
-            weight_bytes: bytes,
-            read_bytes: bytes as f64 * fraction,
-            prefill_touched_bytes: bytes,
+            weight_bytes: block,
+            read_bytes: block as f64 * fraction,
+            prefill_touched_bytes: block,
             kv_bytes_per_token: 0,
             window_tokens: None,
             attention_flops_per_pair: 0,
@@ -486,31 +525,44 @@ fn generic_profile(
         total_parameters: (total_billions * 1e9) as u64,
         recurrent_state_bytes: 0,
         embedding_length: 0,
+        weight_format: WeightFormat::Any,
     }
 }
 
 /// Unit-efficiency times of a row.
 struct Features {
-    /// (bandwidth seconds per token, measured seconds per token).
-    decode: Option<(f64, f64)>,
+    /// Weight and state bandwidth seconds per token, KV-cache bandwidth seconds per token,
+    /// layers, measured seconds per token.
+    decode: Option<[f64; 4]>,
     /// (dense-model weight seconds, mixture-of-experts weight seconds, attention seconds,
     /// measured seconds) for the measured prompt.
     prefill: Option<[f64; 4]>,
 }
 
 fn features(row: &FitRow) -> Features {
-    let decode = row
-        .decode
-        .map(|(rate, depth)| (row.speed.decode_seconds_per_token(depth), 1.0 / rate));
+    let decode = row.decode.map(|(rate, depth)| {
+        let mut weights_only = row.speed.clone();
+        weights_only.factors.decode_kv_efficiency = f64::INFINITY;
+        let mut kv_only = row.speed.clone();
+        kv_only.factors.decode_bandwidth_efficiency = f64::INFINITY;
+        [
+            weights_only.decode_seconds_per_token(depth),
+            kv_only.decode_seconds_per_token(depth),
+            row.speed.profile.layers.len() as f64,
+            1.0 / rate,
+        ]
+    });
     let moe = row.speed.profile.is_mixture_of_experts();
     let prefill = row.prefill.map(|(rate, tokens, depth)| {
         let mut weights_only = row.speed.clone();
         weights_only.factors.prefill_attention_efficiency = f64::INFINITY;
         weights_only.factors.decode_bandwidth_efficiency = f64::INFINITY;
+        weights_only.factors.decode_kv_efficiency = f64::INFINITY;
         let mut attention_only = row.speed.clone();
         attention_only.factors.prefill_weight_efficiency = f64::INFINITY;
         attention_only.factors.prefill_moe_weight_efficiency = f64::INFINITY;
         attention_only.factors.decode_bandwidth_efficiency = f64::INFINITY;
+        attention_only.factors.decode_kv_efficiency = f64::INFINITY;
         let weights = weights_only.prefill_seconds(depth, tokens);
         [
             if moe { 0.0 } else { weights },
@@ -564,17 +616,22 @@ fn least_squares(rows: &[(Vec<f64>, f64)]) -> Option<Vec<f64>> {
 }
 
 /// Dimensionless ratios used when a group cannot identify a coefficient itself:
-/// MoE weight scale / dense weight scale, attention scale / dense weight scale (scale = 1/efficiency).
+/// MoE weight scale / dense weight scale, attention scale / dense weight scale (scale = 1/efficiency),
+/// and for decode, KV-cache read scale / weight read scale.
 #[derive(Debug, Clone, Copy)]
 struct Ratios {
     moe: f64,
     attention: f64,
+    kv: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Coefficients {
-    /// 1 / decode efficiency.
+    /// 1 / decode efficiency (weights).
     decode_scale: f64,
+    /// 1 / decode efficiency reading the KV cache.
+    kv_scale: f64,
+    /// Seconds per layer per token.
     decode_overhead: f64,
     /// 1 / dense weight efficiency.
     dense_scale: f64,
@@ -582,8 +639,8 @@ struct Coefficients {
     moe_scale: f64,
     /// 1 / attention efficiency.
     attention_scale: f64,
-    /// Ratios this group identified itself (None = inherited).
-    identified: (Option<f64>, Option<f64>),
+    /// Ratios this group identified itself (None = inherited): MoE, attention, KV.
+    identified: (Option<f64>, Option<f64>, Option<f64>),
     decode_rows: usize,
     prefill_rows: usize,
 }
@@ -593,26 +650,72 @@ impl Coefficients {
         Ratios {
             moe: self.identified.0.unwrap_or(inherited.moe),
             attention: self.identified.1.unwrap_or(inherited.attention),
+            kv: self.identified.2.unwrap_or(inherited.kv),
         }
     }
 }
 
-fn fit_decode(decode: &[(f64, f64)], parent: Option<&Coefficients>) -> Option<(f64, f64)> {
+/// Rows whose KV-cache time is at least this share of their weight time inform the KV ratio.
+const DEEP_DECODE_SHARE: f64 = 0.2;
+
+/// The KV read scale over the weight read scale, when the rows identify it: at least 3 deep rows
+/// and 5 in all, both scales positive.
+fn decode_kv_ratio(decode: &[[f64; 4]]) -> Option<f64> {
+    let deep = decode
+        .iter()
+        .filter(|row| row[1] >= DEEP_DECODE_SHARE * row[0])
+        .count();
+    if deep < 3 || decode.len() < 5 {
+        return None;
+    }
+    let rows: Vec<(Vec<f64>, f64)> = decode
+        .iter()
+        .map(|row| (vec![row[0], row[1], row[2]], row[3]))
+        .collect();
+    let solution = least_squares(&rows)?;
+    (solution[0] > 0.0 && solution[1] > 0.0 && solution[2] >= 0.0)
+        .then(|| solution[1] / solution[0])
+}
+
+/// (weight scale, per-layer overhead) with the KV scale tied to the weight scale by `kv_ratio`.
+fn fit_decode(
+    decode: &[[f64; 4]],
+    parent: Option<&Coefficients>,
+    kv_ratio: f64,
+) -> Option<(f64, f64)> {
+    let bandwidth_time = |row: &[f64; 4]| row[0] + kv_ratio * row[1];
     if decode.len() >= MIN_GROUP_ROWS_FOR_TWO_PARAMETERS || parent.is_none() {
-        let rows: Vec<(Vec<f64>, f64)> = decode.iter().map(|&(x, t)| (vec![x, 1.0], t)).collect();
+        let rows: Vec<(Vec<f64>, f64)> = decode
+            .iter()
+            .map(|row| (vec![bandwidth_time(row), row[2]], row[3]))
+            .collect();
         if let Some(solution) = least_squares(&rows)
             && solution[0] > 0.0
             && solution[1] >= 0.0
         {
-            return Some((solution[0], solution[1]));
+            if solution[0] >= 1.0 {
+                return Some((solution[0], solution[1]));
+            }
+            // Faster than peak bandwidth: the rows cannot tell bandwidth from overhead (too
+            // few block counts). Hold the efficiency at the physical bound and fit the overhead.
+            let rows: Vec<(Vec<f64>, f64)> = decode
+                .iter()
+                .filter(|row| row[3] > bandwidth_time(row))
+                .map(|row| (vec![row[2]], row[3] - bandwidth_time(row)))
+                .collect();
+            if let Some(overhead) = least_squares(&rows)
+                && overhead[0] >= 0.0
+            {
+                return Some((1.0, overhead[0]));
+            }
         }
     }
-    // One parameter: the overhead is the parent's (or none).
+    // One parameter: the per-layer overhead is the parent's (or none).
     let overhead = parent.map_or(0.0, |parent| parent.decode_overhead);
     let rows: Vec<(Vec<f64>, f64)> = decode
         .iter()
-        .filter(|&&(_, t)| t > overhead)
-        .map(|&(x, t)| (vec![x], t - overhead))
+        .filter(|row| row[3] > overhead * row[2])
+        .map(|row| (vec![bandwidth_time(row)], row[3] - overhead * row[2]))
         .collect();
     match least_squares(&rows) {
         Some(solution) if solution[0] > 0.0 => Some((solution[0], overhead)),
@@ -622,8 +725,9 @@ fn fit_decode(decode: &[(f64, f64)], parent: Option<&Coefficients>) -> Option<(f
 
 /// Fits (dense, moe, attention) scales; parameters a group cannot identify are tied to the
 /// dense scale by `ratios`.
-/// (dense, moe, attention) scales and the (moe, attention) ratios identified.
-type PrefillFit = (f64, f64, f64, (Option<f64>, Option<f64>));
+/// (dense, moe, attention) scales and the (moe, attention, KV) ratios identified (prefill fills
+/// the first two).
+type PrefillFit = (f64, f64, f64, (Option<f64>, Option<f64>, Option<f64>));
 
 /// (measured, in-sample, leave-one-out) of one phase of one row.
 type Triple = Option<(f64, f64, f64)>;
@@ -702,10 +806,14 @@ fn fit_prefill(prefill: &[[f64; 4]], ratios: Ratios) -> Option<PrefillFit> {
         let identified = (
             (free[0] && free[1]).then(|| moe / dense),
             free[2].then(|| attention / dense),
+            None,
         );
         return Some((dense, moe, attention, identified));
     }
 }
+
+/// An entry's key: device class, backend, weight format (`Any` where the entry covers all).
+type GroupKey = (DeviceClass, Backend, WeightFormat);
 
 /// Rows whose relative residual exceeds this many times the median (and 50 %) are left out of
 /// a second, final fit: one bad row (the truth file's A100 SXM F16 prefill of 604 tokens/s
@@ -724,21 +832,31 @@ fn trimmed<T: Copy>(rows: &[T], residual: impl Fn(&T) -> f64) -> Option<Vec<T>> 
     (kept.len() < rows.len() && kept.len() >= 2).then_some(kept)
 }
 
+/// Fits one level. `identify_kv`: the level may identify its own KV ratio (the global fit and
+/// classes do; backend groups, with fewer deep rows, take their class's).
 fn fit_coefficients(
     rows: &[&Features],
     parent: Option<&Coefficients>,
     ratios: Ratios,
+    identify_kv: bool,
 ) -> Option<Coefficients> {
-    let decode: Vec<(f64, f64)> = rows.iter().filter_map(|f| f.decode).collect();
+    let decode: Vec<[f64; 4]> = rows.iter().filter_map(|f| f.decode).collect();
     let prefill: Vec<[f64; 4]> = rows.iter().filter_map(|f| f.prefill).collect();
     // One row cannot tell efficiency from noise: such a group takes its parent's entry.
     if decode.len() < 2 && prefill.len() < 2 {
         return None;
     }
-    let (mut decode_scale, mut decode_overhead) = fit_decode(&decode, parent)?;
-    if let Some(kept) = trimmed(&decode, |&(x, t)| {
-        ((decode_scale * x + decode_overhead) / t - 1.0).abs()
-    }) && let Some(refit) = fit_decode(&kept, parent)
+    let kv_identified = if identify_kv {
+        decode_kv_ratio(&decode)
+    } else {
+        None
+    };
+    let kv_ratio = kv_identified.unwrap_or(ratios.kv);
+    let (mut decode_scale, mut decode_overhead) = fit_decode(&decode, parent, kv_ratio)?;
+    if let Some(kept) = trimmed(&decode, |row| {
+        ((decode_scale * (row[0] + kv_ratio * row[1]) + decode_overhead * row[2]) / row[3] - 1.0)
+            .abs()
+    }) && let Some(refit) = fit_decode(&kept, parent, kv_ratio)
     {
         (decode_scale, decode_overhead) = refit;
     }
@@ -751,7 +869,7 @@ fn fit_coefficients(
     {
         prefill_fit = Some(refit);
     }
-    let (dense_scale, moe_scale, attention_scale, identified) = match prefill_fit {
+    let (dense_scale, moe_scale, attention_scale, mut identified) = match prefill_fit {
         Some(fit) => fit,
         None => {
             let parent = parent?;
@@ -759,12 +877,14 @@ fn fit_coefficients(
                 parent.dense_scale,
                 parent.moe_scale,
                 parent.attention_scale,
-                (None, None),
+                (None, None, None),
             )
         }
     };
+    identified.2 = kv_identified;
     Some(Coefficients {
         decode_scale,
+        kv_scale: decode_scale * kv_ratio,
         decode_overhead,
         dense_scale,
         moe_scale,
@@ -775,16 +895,15 @@ fn fit_coefficients(
     })
 }
 
-fn to_factors(
-    class: DeviceClass,
-    backend: Backend,
-    coefficients: Coefficients,
-) -> EfficiencyFactors {
+fn to_factors(key: GroupKey, coefficients: Coefficients) -> EfficiencyFactors {
+    let (class, backend, weights) = key;
     EfficiencyFactors {
         class,
         backend,
+        weights,
         decode_bandwidth_efficiency: round(1.0 / coefficients.decode_scale),
-        decode_overhead_seconds: round(coefficients.decode_overhead),
+        decode_kv_efficiency: round(1.0 / coefficients.kv_scale),
+        decode_layer_overhead_seconds: round(coefficients.decode_overhead),
         prefill_weight_efficiency: round(1.0 / coefficients.dense_scale),
         prefill_moe_weight_efficiency: round(1.0 / coefficients.moe_scale),
         prefill_attention_efficiency: round(1.0 / coefficients.attention_scale),
@@ -824,7 +943,7 @@ fn fit_hierarchy(
     rows: &[FitRow],
     features: &[Features],
     keep: &dyn Fn(usize) -> bool,
-) -> BTreeMap<(DeviceClass, Backend), Coefficients> {
+) -> BTreeMap<GroupKey, Coefficients> {
     let mut fitted = BTreeMap::new();
     let select = |filter: &dyn Fn(&FitRow) -> bool| -> Vec<&Features> {
         rows.iter()
@@ -839,41 +958,47 @@ fn fit_hierarchy(
     let neutral = Ratios {
         moe: 1.0,
         attention: 1.0,
+        kv: 1.0,
     };
     // Pass 1: the ratios classes identify on their own.
     let mut moe_ratios = Vec::new();
     let mut attention_ratios = Vec::new();
+    let mut kv_ratios = Vec::new();
     for &class in &classes {
-        if let Some(fit) = fit_coefficients(&select(&|row| row.class == class), None, neutral) {
+        if let Some(fit) = fit_coefficients(&select(&|row| row.class == class), None, neutral, true)
+        {
             moe_ratios.extend(fit.identified.0);
             attention_ratios.extend(fit.identified.1);
+            kv_ratios.extend(fit.identified.2);
         }
     }
     let global_ratios = Ratios {
         moe: median(moe_ratios).unwrap_or(1.0),
         attention: median(attention_ratios).unwrap_or(1.0),
+        kv: median(kv_ratios).unwrap_or(1.0),
     };
-    let Some(mut global) = fit_coefficients(&select(&|_| true), None, global_ratios) else {
+    let Some(mut global) = fit_coefficients(&select(&|_| true), None, global_ratios, false) else {
         return fitted;
     };
     let flops_basis =
         select(&|row| row.class.prefill_basis() == super::efficiency::PrefillBasis::Flops);
-    if let Some(flops_fit) = fit_coefficients(&flops_basis, None, global_ratios) {
+    if let Some(flops_fit) = fit_coefficients(&flops_basis, None, global_ratios, false) {
         global.dense_scale = flops_fit.dense_scale;
         global.moe_scale = flops_fit.moe_scale;
         global.attention_scale = flops_fit.attention_scale;
         global.prefill_rows = flops_fit.prefill_rows;
     }
-    fitted.insert((DeviceClass::Any, Backend::Any), global);
+    fitted.insert((DeviceClass::Any, Backend::Any, WeightFormat::Any), global);
     for class in classes {
         let Some(class_fit) = fit_coefficients(
             &select(&|row| row.class == class),
             Some(&global),
             global_ratios,
+            true,
         ) else {
             continue;
         };
-        fitted.insert((class, Backend::Any), class_fit);
+        fitted.insert((class, Backend::Any, WeightFormat::Any), class_fit);
         let class_ratios = class_fit.ratios(global_ratios);
         let backends: std::collections::BTreeSet<Backend> = rows
             .iter()
@@ -881,12 +1006,37 @@ fn fit_hierarchy(
             .map(|row| row.backend)
             .collect();
         for backend in backends {
-            if let Some(group) = fit_coefficients(
+            let Some(group) = fit_coefficients(
                 &select(&|row| row.class == class && row.backend == backend),
                 Some(&class_fit),
                 class_ratios,
-            ) {
-                fitted.insert((class, backend), group);
+                true,
+            ) else {
+                continue;
+            };
+            fitted.insert((class, backend, WeightFormat::Any), group);
+            // Weight formats run different kernels: where a backend's rows mix them, each format
+            // gets its own entry under the backend's.
+            let formats: std::collections::BTreeSet<WeightFormat> = rows
+                .iter()
+                .filter(|row| row.class == class && row.backend == backend)
+                .map(|row| row.weights)
+                .collect();
+            if formats.len() < 2 {
+                continue;
+            }
+            let group_ratios = group.ratios(class_ratios);
+            for weights in formats {
+                if let Some(format_fit) = fit_coefficients(
+                    &select(&|row| {
+                        row.class == class && row.backend == backend && row.weights == weights
+                    }),
+                    Some(&group),
+                    group_ratios,
+                    false,
+                ) {
+                    fitted.insert((class, backend, weights), format_fit);
+                }
             }
         }
     }
@@ -906,6 +1056,8 @@ pub struct RowPrediction {
     pub class: DeviceClass,
     /// Backend.
     pub backend: Backend,
+    /// Weight format.
+    pub weights: WeightFormat,
     /// (measured, in-sample prediction, leave-one-out prediction) decode tokens/s.
     pub decode: Option<(f64, f64, f64)>,
     /// Same for prefill.
@@ -983,8 +1135,10 @@ fn cpu_assumption() -> EfficiencyFactors {
     EfficiencyFactors {
         class: DeviceClass::Cpu,
         backend: Backend::Cpu,
+        weights: WeightFormat::Any,
         decode_bandwidth_efficiency: 0.6,
-        decode_overhead_seconds: 0.0,
+        decode_kv_efficiency: 0.6,
+        decode_layer_overhead_seconds: 0.0,
         prefill_weight_efficiency: 2.0,
         prefill_moe_weight_efficiency: 1.0,
         prefill_attention_efficiency: 1.0,
@@ -1002,14 +1156,15 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
     let rows = &truth.rows;
     let row_features: Vec<Features> = rows.iter().map(features).collect();
     let full = fit_hierarchy(rows, &row_features, &|_| true);
-    let factors_of = |fits: &BTreeMap<(DeviceClass, Backend), Coefficients>, row: &FitRow| {
+    let factors_of = |fits: &BTreeMap<GroupKey, Coefficients>, row: &FitRow| {
         [
-            (row.class, row.backend),
-            (row.class, Backend::Any),
-            (DeviceClass::Any, Backend::Any),
+            (row.class, row.backend, row.weights),
+            (row.class, row.backend, WeightFormat::Any),
+            (row.class, Backend::Any, WeightFormat::Any),
+            (DeviceClass::Any, Backend::Any, WeightFormat::Any),
         ]
         .into_iter()
-        .find_map(|key| fits.get(&key).map(|c| to_factors(key.0, key.1, *c)))
+        .find_map(|key| fits.get(&key).map(|c| to_factors(key, *c)))
     };
     let mut predictions = Vec::new();
     for (index, row) in rows.iter().enumerate() {
@@ -1027,6 +1182,7 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
             model: row.model.clone(),
             class: row.class,
             backend: row.backend,
+            weights: row.weights,
             decode: combine(row.decode.map(|d| d.0), in_decode, out_decode),
             prefill: combine(row.prefill.map(|p| p.0), in_prefill, out_prefill),
         });
@@ -1068,11 +1224,13 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
     summaries.push(summary("all".to_owned(), &|_| true));
     let mut factors: Vec<EfficiencyFactors> = full
         .iter()
-        .map(|(&(class, backend), &coefficients)| {
-            let mut entry = to_factors(class, backend, coefficients);
+        .map(|(&key, &coefficients)| {
+            let (class, backend, weights) = key;
+            let mut entry = to_factors(key, coefficients);
             let group = |p: &RowPrediction| {
                 (class == DeviceClass::Any || p.class == class)
                     && (backend == Backend::Any || p.backend == backend)
+                    && (weights == WeightFormat::Any || p.weights == weights)
             };
             let held = |pick: &dyn Fn(&RowPrediction) -> Triple| {
                 predictions
@@ -1101,7 +1259,7 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
             truth_rows: truth.total_rows,
             decode_rows_used,
             prefill_rows_used,
-            method: "weighted least squares on relative error, per device class x backend with class and global fallbacks (src/speed/fit.rs); one trimmed refit leaves out rows whose residual exceeds 3x the median (and 50%); errors are leave-one-out (every level refitted without the row) over all rows, outliers included, through the full model; the cpu/cpu entry is an assumption (no CPU rows)".to_owned(),
+            method: "weighted least squares on relative error, per device class x backend (x weight format where a backend's rows mix formats) with class and global fallbacks (src/speed/fit.rs); decode = weight bytes / e + KV bytes / e_kv + layers x overhead, the KV/weight scale ratio identified per class and backend from deep-context rows, e capped at 1 (peak bandwidth); one trimmed refit leaves out rows whose residual exceeds 3x the median (and 50%); errors are leave-one-out (every level refitted without the row) over all rows, outliers included, through the full model; the cpu/cpu entry is an assumption (no CPU rows)".to_owned(),
             excluded: truth
                 .excluded
                 .iter()
@@ -1126,7 +1284,7 @@ impl FitReport {
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         let body = toml::to_string(&self.table)?;
         Ok(format!(
-            "# Speed-model efficiency factors, GENERATED by `{FIT_COMMAND}`\n# from {truth}; do not edit by hand (src/speed/fit.rs explains the method).\n# decode seconds per token = bytes read / (bandwidth x decode_bandwidth_efficiency) + decode_overhead_seconds\n# prefill seconds = weight FLOPs / (reference x prefill_weight_efficiency, or prefill_moe_weight_efficiency for\n#   mixture-of-experts models) + attention FLOPs / (reference x prefill_attention_efficiency), never faster than\n#   reading the weights once per micro-batch; reference = dense FP16 FLOP/s for nvidia-discrete, nvidia-datacenter,\n#   amd-unified and amd-discrete, memory bandwidth in bytes/s for the other classes (their prefill efficiencies\n#   read as useful FLOP per byte/s of bandwidth: Apple and the DGX Spark publish no FP16 rate used here).\n# *_error fields: leave-one-out median / worst relative error over the rows of that entry.\n\n{body}",
+            "# Speed-model efficiency factors, GENERATED by `{FIT_COMMAND}`\n# from {truth}; do not edit by hand (src/speed/fit.rs explains the method).\n# decode seconds per token = weight and state bytes / (bandwidth x decode_bandwidth_efficiency)\n#   + KV-cache bytes / (bandwidth x decode_kv_efficiency) + layers x decode_layer_overhead_seconds\n# prefill seconds = weight FLOPs / (reference x prefill_weight_efficiency, or prefill_moe_weight_efficiency for\n#   mixture-of-experts models) + attention FLOPs / (reference x prefill_attention_efficiency), never faster than\n#   reading the weights once per micro-batch; reference = dense FP16 FLOP/s for nvidia-discrete, nvidia-datacenter,\n#   amd-unified and amd-discrete, memory bandwidth in bytes/s for the other classes (their prefill efficiencies\n#   read as useful FLOP per byte/s of bandwidth: Apple and the DGX Spark publish no FP16 rate used here).\n# *_error fields: leave-one-out median / worst relative error over the rows of that entry.\n\n{body}",
             truth = self.table.provenance.truth
         ))
     }

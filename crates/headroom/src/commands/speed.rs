@@ -51,13 +51,15 @@ pub fn load_model(name: &str, quant: &str) -> anyhow::Result<LoadedModel> {
             );
         };
         let file_type = file_type()?;
-        let (spec, weights) = speed::fit::catalog_model(&model.id, file_type, None, None)
+        let (mut spec, weights) = speed::fit::catalog_model(&model.id, file_type, None, None)
             .with_context(|| {
                 format!(
                     "catalog model `{}`: no tensor layout for its architecture and no parameter count; give a GGUF file",
                     model.id
                 )
             })?;
+        // The planned file's type: the speed model picks its weight-format factors from it.
+        spec.file_type = Some(file_type);
         return Ok(LoadedModel {
             spec,
             weights,
@@ -94,6 +96,7 @@ pub fn load_model(name: &str, quant: &str) -> anyhow::Result<LoadedModel> {
     let tensors = headroom_core::tensors::quantized_tensors(&spec, file_type)
         .with_context(|| format!("{}: cannot lay out the tensors", path.display()))?;
     spec.parameters = Some(headroom_core::tensors::parameter_counts(&spec, &tensors));
+    spec.file_type = Some(file_type);
     Ok(LoadedModel {
         weights: ModelWeights::from_plan(&tensors),
         spec,
@@ -122,7 +125,8 @@ pub struct MachineArgs {
     /// System RAM of a discrete-GPU machine, e.g. 64GiB.
     #[arg(long, requires = "memory")]
     pub system_memory: Option<String>,
-    /// Backend whose efficiency applies (cuda, metal, rocm, vulkan, cpu); default: the machine's first.
+    /// Backend whose efficiency applies (cuda, metal, rocm, vulkan = Mesa RADV, vulkan-amdvlk, cpu);
+    /// default: the machine's first.
     #[arg(long)]
     pub backend: Option<String>,
     /// Device class for efficiency (nvidia-discrete, nvidia-datacenter, nvidia-unified,
@@ -189,7 +193,9 @@ pub fn machine_model(hardware: &Hardware, args: &MachineArgs) -> anyhow::Result<
         .as_deref()
         .map(|name| {
             Backend::from_name(name).with_context(|| {
-                format!("unknown --backend `{name}` (cuda, metal, rocm, vulkan, cpu)")
+                format!(
+                    "unknown --backend `{name}` (cuda, metal, rocm, vulkan, vulkan-amdvlk, cpu)"
+                )
             })
         })
         .transpose()?;
