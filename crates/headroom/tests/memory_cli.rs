@@ -222,6 +222,25 @@ fn system_memory_only_means_cpu_inference() {
 /// The story by name: the Ollama tag resolves through the model catalog, the Mac through the
 /// hardware catalog (64 GB unified, default GPU share).
 #[test]
+fn a_linux_unified_machine_is_not_given_a_macos_wired_limit() {
+    let (code, stdout, stderr) = run(&[
+        "memory",
+        "qwen3-coder:30b",
+        "--context",
+        "262144",
+        "--hardware",
+        "framework-desktop-ryzen-ai-max-395-128gb",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("GPU may wire 128.00 GiB"), "{stdout}");
+    assert!(
+        stdout.contains("GPU share 128.00 GiB = all of its unified memory"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("macOS"), "{stdout}");
+}
+
+#[test]
 fn catalog_model_on_catalog_hardware() {
     let (code, stdout, stderr) = run(&[
         "memory",

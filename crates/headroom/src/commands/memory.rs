@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use headroom_core::hardware::macos_default_gpu_share_bytes;
+use headroom_core::hardware::{GpuShare, macos_default_gpu_share_bytes};
 use headroom_core::memory::fit::{ContextFit, FitVerdict, Limit, Machine, largest_context};
 use headroom_core::memory::{
     ContextSettings, Estimator, MemoryEstimate, ModelWeights, WeightsSource,
@@ -365,9 +365,25 @@ fn machine_from(args: &MemoryArgs) -> anyhow::Result<Option<(Machine, Vec<String
             _ => machine,
         };
         if machine.unified {
-            notes.push(match wired_limit_mb {
-                Some(limit) => format!("{}: GPU share {} (iogpu.wired_limit_mb={limit})", hardware.name, format_bytes(machine.gpu_share_bytes)),
-                None => format!(
+            notes.push(match (hardware.gpu_share, wired_limit_mb) {
+                // DGX Spark, Strix Halo: the catalog gives the GPU the whole pool; the OS (GTT,
+                // carve-out) may give it less, and a macOS wired limit does not apply.
+                (GpuShare::All, limit) => format!(
+                    "{}: GPU share {} = all of its unified memory, as the hardware catalog says for this machine (the OS may give the GPU less{})",
+                    hardware.name,
+                    format_bytes(machine.gpu_share_bytes),
+                    if limit.is_some() {
+                        "; --wired-limit-mb is a macOS setting and is ignored here"
+                    } else {
+                        ""
+                    }
+                ),
+                (GpuShare::MacosDefault, Some(limit)) => format!(
+                    "{}: GPU share {} (iogpu.wired_limit_mb={limit})",
+                    hardware.name,
+                    format_bytes(machine.gpu_share_bytes)
+                ),
+                (GpuShare::MacosDefault, None) => format!(
                     "{}: GPU share {} = macOS default wired limit (recommendedMaxWorkingSetSize, see the hardware catalog; raise with iogpu.wired_limit_mb)",
                     hardware.name,
                     format_bytes(machine.gpu_share_bytes)
