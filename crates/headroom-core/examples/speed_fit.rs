@@ -48,43 +48,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    if arguments.iter().any(|argument| argument == "--features") {
-        println!(
-            "line,class,backend,layers,moe,weights_read,kv_read,state,touched,weight_flops,attn_flops,bandwidth,compute,tg,tg_depth,pp,pp_tokens,pp_depth"
-        );
-        for row in &truth.rows {
-            let profile = &row.speed.profile;
-            let rates = row.speed.machine.device_rates.first();
-            let (tg, tg_depth) = row.decode.unwrap_or((f64::NAN, 0));
-            let (pp, pp_tokens, pp_depth) = row.prefill.unwrap_or((f64::NAN, 0, 0));
-            println!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                row.line,
-                row.class.name(),
-                row.backend.name(),
-                profile.layers.len(),
-                profile.is_mixture_of_experts(),
-                profile.weight_read_bytes_per_token(),
-                profile.kv_read_bytes(tg_depth),
-                profile.recurrent_state_bytes,
-                profile
-                    .layers
-                    .iter()
-                    .map(|layer| layer.prefill_touched_bytes)
-                    .sum::<u64>(),
-                profile.weight_flops_per_token(),
-                profile.attention_flops(pp_depth, pp_tokens.max(1)),
-                rates.map_or(0.0, |rate| rate.bandwidth_bytes_per_second),
-                rates.map_or(0.0, |rate| rate.compute_reference_flops),
-                tg,
-                tg_depth,
-                pp,
-                pp_tokens,
-                pp_depth
-            );
-        }
-        return Ok(());
-    }
     println!(
         "truth rows {}; used for decode {}, prefill {}",
         truth.total_rows,

@@ -22,7 +22,7 @@ pub mod measured;
 
 use crate::hardware::{Hardware, MemoryKind};
 use crate::memory::{ContextSettings, ModelWeights, TensorRole};
-use crate::quant::{FileType, TensorType};
+use crate::quant::TensorType;
 use crate::spec::{AttentionKind, ModelSpec};
 
 pub use efficiency::{Backend, DeviceClass, EfficiencyFactors, WeightFormat};
@@ -235,12 +235,6 @@ impl ModelProfile {
                 .file_type
                 .map_or(WeightFormat::Any, WeightFormat::of_file_type),
         }
-    }
-
-    /// The same model with its weight format stated (a catalog model planned at a file type).
-    pub fn with_file_type(mut self, file_type: FileType) -> ModelProfile {
-        self.weight_format = WeightFormat::of_file_type(file_type);
-        self
     }
 
     /// The same model with its weights rescaled to a file of `total_bytes` (a file whose size is

@@ -260,11 +260,13 @@ impl WeightFormat {
         }
     }
 
-    /// The format of a llama.cpp file type (`general.file_type`).
+    /// The format of a llama.cpp file type (`general.file_type`); all-F32 files have no
+    /// entry of their own (`any`).
     pub fn of_file_type(file_type: crate::quant::FileType) -> WeightFormat {
         match file_type {
             crate::quant::FileType::F16 => WeightFormat::F16,
             crate::quant::FileType::Bf16 => WeightFormat::Bf16,
+            crate::quant::FileType::All_F32 => WeightFormat::Any,
             _ => WeightFormat::Quantized,
         }
     }
@@ -351,6 +353,22 @@ pub struct EfficiencyTable {
     pub factors: Vec<EfficiencyFactors>,
 }
 
+/// The entries that may serve a class, backend and weight format, most specific first (the
+/// table's lookup and the fit's leave-one-out predictions use the same order).
+pub(crate) fn fallback_keys(
+    class: DeviceClass,
+    backend: Backend,
+    weights: WeightFormat,
+) -> [(DeviceClass, Backend, WeightFormat); 5] {
+    [
+        (class, backend, weights),
+        (class, backend, WeightFormat::Any),
+        (class, Backend::Any, WeightFormat::Any),
+        (DeviceClass::Any, backend, WeightFormat::Any),
+        (DeviceClass::Any, Backend::Any, WeightFormat::Any),
+    ]
+}
+
 /// Errors reading a factors file.
 #[derive(Debug, thiserror::Error)]
 pub enum EfficiencyError {
@@ -406,14 +424,7 @@ impl EfficiencyTable {
         backend: Backend,
         weights: WeightFormat,
     ) -> (String, EfficiencyFactors) {
-        let candidates = [
-            (class, backend, weights),
-            (class, backend, WeightFormat::Any),
-            (class, Backend::Any, WeightFormat::Any),
-            (DeviceClass::Any, backend, WeightFormat::Any),
-            (DeviceClass::Any, Backend::Any, WeightFormat::Any),
-        ];
-        for (want_class, want_backend, want_weights) in candidates {
+        for (want_class, want_backend, want_weights) in fallback_keys(class, backend, weights) {
             if let Some(entry) = self.factors.iter().find(|entry| {
                 entry.class == want_class
                     && entry.backend == want_backend

@@ -14,14 +14,15 @@
 //! bandwidth) and `n/pp = t_w / e_weights + t_a / e_attention` per group (device class ×
 //! backend, and × weight format where a backend's rows mix block-quantized, F16 and BF16 files,
 //! which run different kernels), with fallbacks for small groups (fewer than 4 rows: overhead and
-//! the attention/weights ratio come from the parent, up to the global fit). Errors are reported leave-one-out: each row is
-//! predicted by factors refitted without it (every level of the hierarchy refitted), through the
-//! full model (the memory-bound prefill floor included).
+//! the attention/weights ratio come from the parent, up to the global fit). Errors are reported
+//! leave-one-out: each row is predicted by factors refitted without it (every level of the
+//! hierarchy refitted), through the full model (the memory-bound prefill floor included).
 
 use std::collections::BTreeMap;
 
 use super::efficiency::{
     Backend, DeviceClass, EfficiencyFactors, EfficiencyTable, Provenance, WeightFormat,
+    fallback_keys,
 };
 use super::{MachineModel, ModelProfile, SpeedModel};
 use crate::hardware::{GpuShare, HardwareBuilder};
@@ -151,16 +152,10 @@ fn number_after(text: &str, prefix: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The weight format a quantization label names: `F16`/`BF16` files are 16-bit floats, anything
-/// else the truth file lists (K-quants, legacy quants, MXFP4, Unsloth's dynamic `UD-` mixes) is
-/// block-quantized.
+/// The weight format a quantization label names: labels that are no llama.cpp file type
+/// (Unsloth's dynamic `UD-Q4_K_XL` mixes and the like) are block-quantized too.
 fn weight_format_of(quant: &str) -> WeightFormat {
-    match file_type_of(quant) {
-        Some(FileType::F16) => WeightFormat::F16,
-        Some(FileType::Bf16) => WeightFormat::Bf16,
-        Some(FileType::All_F32) => WeightFormat::Any,
-        _ => WeightFormat::Quantized,
-    }
+    file_type_of(quant).map_or(WeightFormat::Quantized, WeightFormat::of_file_type)
 }
 
 fn file_type_of(quant: &str) -> Option<FileType> {
@@ -443,8 +438,10 @@ pub fn read_truth(path: &str, text: &str) -> Result<TruthRows, FitError> {
         };
         let class = machine.class;
         let weights = weight_format_of(quant);
-        let mut profile = profile;
-        profile.weight_format = weights;
+        let profile = ModelProfile {
+            weight_format: weights,
+            ..profile
+        };
         let mut speed = SpeedModel::new(profile, machine, 0);
         speed.factors = unit_factors(class, backend);
         // llama-bench's -ub (default 512, common/common.h n_ubatch).
@@ -506,7 +503,6 @@ fn generic_profile(
     } else {
         1.0
     };
-    let block = bytes;
     ModelProfile {
         name: name.to_owned(),
         weight_bytes: bytes,
@@ -514,9 +510,9 @@ fn generic_profile(
         outside_read_bytes: 0,
         outside_weight_bytes: 0,
         layers: vec![super::LayerTraffic {
-            weight_bytes: block,
-            read_bytes: block as f64 * fraction,
-            prefill_touched_bytes: block,
+            weight_bytes: bytes,
+            read_bytes: bytes as f64 * fraction,
+            prefill_touched_bytes: bytes,
             kv_bytes_per_token: 0,
             window_tokens: None,
             attention_flops_per_pair: 0,
@@ -718,16 +714,16 @@ fn fit_decode(
         .map(|row| (vec![bandwidth_time(row)], row[3] - overhead * row[2]))
         .collect();
     match least_squares(&rows) {
-        Some(solution) if solution[0] > 0.0 => Some((solution[0], overhead)),
+        // Never faster than peak bandwidth (scale below 1), here either.
+        Some(solution) if solution[0] > 0.0 => Some((solution[0].max(1.0), overhead)),
         _ => parent.map(|parent| (parent.decode_scale, parent.decode_overhead)),
     }
 }
 
 /// Fits (dense, moe, attention) scales; parameters a group cannot identify are tied to the
 /// dense scale by `ratios`.
-/// (dense, moe, attention) scales and the (moe, attention, KV) ratios identified (prefill fills
-/// the first two).
-type PrefillFit = (f64, f64, f64, (Option<f64>, Option<f64>, Option<f64>));
+/// (dense, moe, attention) scales and the (moe, attention) ratios identified.
+type PrefillFit = (f64, f64, f64, (Option<f64>, Option<f64>));
 
 /// (measured, in-sample, leave-one-out) of one phase of one row.
 type Triple = Option<(f64, f64, f64)>;
@@ -806,7 +802,6 @@ fn fit_prefill(prefill: &[[f64; 4]], ratios: Ratios) -> Option<PrefillFit> {
         let identified = (
             (free[0] && free[1]).then(|| moe / dense),
             free[2].then(|| attention / dense),
-            None,
         );
         return Some((dense, moe, attention, identified));
     }
@@ -832,8 +827,9 @@ fn trimmed<T: Copy>(rows: &[T], residual: impl Fn(&T) -> f64) -> Option<Vec<T>> 
     (kept.len() < rows.len() && kept.len() >= 2).then_some(kept)
 }
 
-/// Fits one level. `identify_kv`: the level may identify its own KV ratio (the global fit and
-/// classes do; backend groups, with fewer deep rows, take their class's).
+/// Fits one level. `identify_kv`: the level may identify its own KV ratio (classes and backend
+/// groups do; the global fit takes the median of the classes', weight-format groups their
+/// backend's).
 fn fit_coefficients(
     rows: &[&Features],
     parent: Option<&Coefficients>,
@@ -869,7 +865,8 @@ fn fit_coefficients(
     {
         prefill_fit = Some(refit);
     }
-    let (dense_scale, moe_scale, attention_scale, mut identified) = match prefill_fit {
+    let (dense_scale, moe_scale, attention_scale, (moe_ratio, attention_ratio)) = match prefill_fit
+    {
         Some(fit) => fit,
         None => {
             let parent = parent?;
@@ -877,11 +874,10 @@ fn fit_coefficients(
                 parent.dense_scale,
                 parent.moe_scale,
                 parent.attention_scale,
-                (None, None, None),
+                (None, None),
             )
         }
     };
-    identified.2 = kv_identified;
     Some(Coefficients {
         decode_scale,
         kv_scale: decode_scale * kv_ratio,
@@ -889,7 +885,7 @@ fn fit_coefficients(
         dense_scale,
         moe_scale,
         attention_scale,
-        identified,
+        identified: (moe_ratio, attention_ratio, kv_identified),
         decode_rows: decode.len(),
         prefill_rows: prefill.len(),
     })
@@ -1157,14 +1153,9 @@ pub fn fit(truth: &TruthRows, truth_label: &str) -> FitReport {
     let row_features: Vec<Features> = rows.iter().map(features).collect();
     let full = fit_hierarchy(rows, &row_features, &|_| true);
     let factors_of = |fits: &BTreeMap<GroupKey, Coefficients>, row: &FitRow| {
-        [
-            (row.class, row.backend, row.weights),
-            (row.class, row.backend, WeightFormat::Any),
-            (row.class, Backend::Any, WeightFormat::Any),
-            (DeviceClass::Any, Backend::Any, WeightFormat::Any),
-        ]
-        .into_iter()
-        .find_map(|key| fits.get(&key).map(|c| to_factors(key, *c)))
+        fallback_keys(row.class, row.backend, row.weights)
+            .into_iter()
+            .find_map(|key| fits.get(&key).map(|c| to_factors(key, *c)))
     };
     let mut predictions = Vec::new();
     for (index, row) in rows.iter().enumerate() {
