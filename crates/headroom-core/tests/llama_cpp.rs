@@ -135,27 +135,33 @@ mod harness {
         number.parse::<f64>().ok().map(|mib| mib * MIB)
     }
 
+    /// The context flags both tools take: size, slots, cache types, flash attention.
+    fn context_args(settings: &ContextSettings) -> [String; 10] {
+        [
+            "-c".to_owned(),
+            settings.context_tokens.to_string(),
+            "-np".to_owned(),
+            settings.parallel_sequences.to_string(),
+            "-ctk".to_owned(),
+            settings.key_type.name().to_owned(),
+            "-ctv".to_owned(),
+            settings.value_type.name().to_owned(),
+            "-fa".to_owned(),
+            if settings.flash_attention {
+                "on"
+            } else {
+                "off"
+            }
+            .to_owned(),
+        ]
+    }
+
     pub fn run_fit_params(bin: &Path, model: &Path, settings: &ContextSettings) -> Allocated {
         let mut command = Command::new(bin.join("llama-fit-params"));
         command
             .arg("-m")
             .arg(model)
-            .args(["-c", &settings.context_tokens.to_string()])
-            .args(["-np", &settings.parallel_sequences.to_string()])
-            .args([
-                "-ctk",
-                settings.key_type.name(),
-                "-ctv",
-                settings.value_type.name(),
-            ])
-            .args([
-                "-fa",
-                if settings.flash_attention {
-                    "on"
-                } else {
-                    "off"
-                },
-            ])
+            .args(context_args(settings))
             .args([
                 "-b",
                 &settings.batch_tokens.to_string(),
@@ -300,22 +306,7 @@ mod harness {
         command
             .arg("-m")
             .arg(model)
-            .args(["-c", &settings.context_tokens.to_string()])
-            .args(["-np", &settings.parallel_sequences.to_string()])
-            .args([
-                "-ctk",
-                settings.key_type.name(),
-                "-ctv",
-                settings.value_type.name(),
-            ])
-            .args([
-                "-fa",
-                if settings.flash_attention {
-                    "on"
-                } else {
-                    "off"
-                },
-            ])
+            .args(context_args(settings))
             .args([
                 "-nr",
                 "--fit",

@@ -219,8 +219,8 @@ fn system_memory_only_means_cpu_inference() {
     assert_eq!(report["verdict"]["fits"], true);
 }
 
-/// The story by name: the Ollama tag resolves through the model catalog, the Mac through the
-/// hardware catalog (64 GB unified, default GPU share).
+/// A catalog machine whose GPU may use all of its unified memory (Strix Halo under Linux) is not
+/// described with macOS's wired limit.
 #[test]
 fn a_linux_unified_machine_is_not_given_a_macos_wired_limit() {
     let (code, stdout, stderr) = run(&[
@@ -240,6 +240,8 @@ fn a_linux_unified_machine_is_not_given_a_macos_wired_limit() {
     assert!(!stdout.contains("macOS"), "{stdout}");
 }
 
+/// The story by name: the Ollama tag resolves through the model catalog, the Mac through the
+/// hardware catalog (64 GB unified, default GPU share).
 #[test]
 fn catalog_model_on_catalog_hardware() {
     let (code, stdout, stderr) = run(&[
