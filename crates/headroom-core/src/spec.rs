@@ -528,7 +528,12 @@ impl ModelSpec {
         let file_type = metadata
             .u64_opt("general.file_type")?
             .and_then(FileType::from_gguf_id);
-        let expert_gating_sigmoid = metadata.u64_opt(&key("expert_gating_func"))? == Some(2);
+        // llama.cpp src/models/deepseek2.cpp: a deepseek2 file without the key gates with softmax,
+        // except GLM-4.7-Flash (47 or 48 blocks, 154,880 tokens), which gates with sigmoid.
+        let expert_gating_sigmoid = match metadata.u64_opt(&key("expert_gating_func"))? {
+            Some(function) => function == 2,
+            None => arch == "deepseek2" && matches!(block_count, 47 | 48) && vocab_size == 154_880,
+        };
         let sliding_window_tokens = if swa_layers.iter().any(|&is_swa| is_swa) {
             if arch == "llama4" { Some(8192) } else { window }
         } else {

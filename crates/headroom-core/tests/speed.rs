@@ -250,3 +250,75 @@ mod properties {
         }
     }
 }
+
+/// The tensor plans behind the fit reproduce the file sizes llama-bench printed for the truth
+/// rows whose file is a plain llama-quantize (or converter) output: same model, same file type,
+/// loaded bytes within the truth file's two-decimal rounding. Unsloth `UD-` mixes are not
+/// llama-quantize's rules and are skipped; so is Google's Gemma 3 QAT release (its own
+/// quantization pipeline, not llama-quantize's Q4_0 mix).
+#[test]
+fn catalog_tensor_plans_match_measured_file_sizes() {
+    let path = common::shared_dir().join("truth/measured-throughput.csv");
+    let text = fs_err::read_to_string(&path).unwrap();
+    let models = [
+        ("gpt-oss-20b", "gpt-oss-20b"),
+        ("OpenAI gpt-oss 20B", "gpt-oss-20b"),
+        ("gpt-oss-120b", "gpt-oss-120b"),
+        ("OpenAI gpt-oss 120B", "gpt-oss-120b"),
+        ("Qwen3-Coder-30B-A3B", "qwen3-coder-30b-a3b"),
+        ("Qwen2.5-Coder-7B", "qwen2.5-7b"),
+        ("GLM-4.7-Flash", "glm-4.7-flash"),
+        ("Meta-Llama-3-8B", "llama-3.1-8b"),
+        ("Meta-Llama-3-70B", "llama-3.1-70b"),
+        ("Llama-2-7B", "llama-2-7b"),
+        ("Llama-3.2-3B", "llama-3.2-3b"),
+        ("Qwen3.6-35B-A3B", "qwen3.6-35b-a3b"),
+        ("gemma-4-26B-A4B", "gemma-4-26b-a4b"),
+        ("gemma-4-31B", "gemma-4-31b"),
+    ];
+    let mut lines = text.lines();
+    let header = fit::csv_fields(lines.next().unwrap()).unwrap();
+    let column = |name: &str| header.iter().position(|field| field == name).unwrap();
+    let (model_column, quant_column, weights_column) =
+        (column("model"), column("quant"), column("weights_gb"));
+    let mut checked = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for (index, line) in lines.enumerate() {
+        let fields = fit::csv_fields(line).unwrap();
+        let (model, quant) = (&fields[model_column], &fields[quant_column]);
+        let Some((_, id)) = models.iter().find(|(prefix, _)| model.starts_with(prefix)) else {
+            continue;
+        };
+        let label = quant.split_whitespace().next().unwrap_or_default();
+        let file_type = if label.eq_ignore_ascii_case("MXFP4") {
+            FileType::Mxfp4_Moe
+        } else if let Some(file_type) = FileType::from_name(label) {
+            file_type
+        } else {
+            continue;
+        };
+        let Ok(gigabytes) = fields[weights_column].parse::<f64>() else {
+            continue;
+        };
+        let (spec, weights) = catalog_model(id, file_type, None, None).unwrap();
+        // llama-bench prints the loaded model's size: NextN / MTP blocks are skipped.
+        let loaded = ModelProfile::new(&spec, &weights, TensorType::F16).weight_bytes;
+        let error = loaded as f64 / (gigabytes * 1e9) - 1.0;
+        // Two decimals of GB on files of 2 GB and more: at most 0.25 %.
+        if error.abs() > 0.0025 {
+            failures.push(format!(
+                "line {}: {id} {label}: plan {:.3} GB, truth {gigabytes} GB ({:+.2} %)",
+                index + 2,
+                loaded as f64 / 1e9,
+                error * 100.0
+            ));
+        }
+        checked.insert((*id, label.to_owned()));
+    }
+    eprintln!(
+        "checked {} model/file-type pairs: {checked:?}",
+        checked.len()
+    );
+    assert!(checked.len() >= 12, "{checked:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

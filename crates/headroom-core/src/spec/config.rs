@@ -24,7 +24,7 @@ pub struct ConvertedConfig {
 }
 
 /// HF `architectures[0]` to llama.cpp architecture (`conversion/__init__.py` table).
-const ARCHITECTURE_NAMES: [(&str, &str); 35] = [
+const ARCHITECTURE_NAMES: [(&str, &str); 36] = [
     ("LlamaForCausalLM", "llama"),
     ("MistralForCausalLM", "llama"),
     ("MixtralForCausalLM", "llama"),
@@ -51,6 +51,8 @@ const ARCHITECTURE_NAMES: [(&str, &str); 35] = [
     ("GptOssForCausalLM", "gpt-oss"),
     ("DeepseekV2ForCausalLM", "deepseek2"),
     ("DeepseekV3ForCausalLM", "deepseek2"),
+    // GLM-4.7-Flash: conversion/glm.py Glm4MoeLiteModel is a DeepseekV2Model (MLA, MoE).
+    ("Glm4MoeLiteForCausalLM", "deepseek2"),
     ("Glm4ForCausalLM", "glm4"),
     ("Glm4MoeForCausalLM", "glm4moe"),
     ("Phi3ForCausalLM", "phi3"),
@@ -654,7 +656,8 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     }
 
     // Norm epsilons (conversion/base.py set_gguf_parameters); llama.cpp requires the one its
-    // architecture uses. Gemma 3's text config leaves rms_norm_eps at transformers' default 1e-6.
+    // architecture uses. Gemma 3's text config leaves rms_norm_eps at transformers' default 1e-6;
+    // conversion/deepseek.py DeepseekV2Model defaults it to 1e-6 too.
     match fields
         .f64_opt("rms_norm_eps")?
         .or(fields.f64_opt("norm_eps")?)
@@ -663,7 +666,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
             key("attention.layer_norm_rms_epsilon"),
             MetadataValue::Float(epsilon),
         ),
-        None if matches!(arch, "gemma2" | "gemma3") => metadata.insert(
+        None if matches!(arch, "gemma2" | "gemma3" | "deepseek2") => metadata.insert(
             key("attention.layer_norm_rms_epsilon"),
             MetadataValue::Float(1e-6),
         ),
@@ -797,16 +800,13 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
             }
         }
         // expert_gating_func: 1 softmax, 2 sigmoid (llama-hparams.h LLAMA_EXPERT_GATING_FUNC_TYPE_*).
-        let sigmoid = fields.get("scoring_func").and_then(Value::as_str) == Some("sigmoid")
-            || arch == "glm4moe";
-        if matches!(arch, "deepseek2" | "glm4moe") {
-            metadata.insert(
-                key("expert_gating_func"),
-                integer(if sigmoid { 2 } else { 1 }),
-            );
+        // conversion/glm.py Glm4MoeModel always writes sigmoid.
+        if arch == "glm4moe" {
+            metadata.insert(key("expert_gating_func"), integer(2));
         }
-        // conversion/base.py writes expert_gating_func only when the config names a scoring function.
-        if arch == "minimax-m2"
+        // conversion/base.py writes expert_gating_func only when the config names a scoring function
+        // (GLM-4.7-Flash's does not: llama.cpp infers sigmoid from its shape, see ModelSpec).
+        if matches!(arch, "deepseek2" | "minimax-m2")
             && let Some(function) = fields.get("scoring_func").and_then(Value::as_str)
         {
             metadata.insert(

@@ -119,7 +119,7 @@ pub struct TruthRows {
 }
 
 /// Splits one CSV record (RFC 4180 quoting; records do not span lines in the truth files).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+pub fn csv_fields(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
