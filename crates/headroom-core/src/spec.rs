@@ -580,6 +580,26 @@ impl ModelSpec {
         Ok(spec)
     }
 
+    /// Whether `context_length` is the 2^20 that convert_hf_to_gguf writes for models without
+    /// RoPE whatever window they were trained for (conversion/mamba.py, rwkv.py, and granite.py
+    /// for hybrids without RoPE, which Nemotron-H inherits), rather than a trained window.
+    /// llama.cpp still uses it as the context when none is given (`n_ctx = 0`).
+    pub fn context_is_converter_placeholder(&self) -> bool {
+        self.context_length_trained == 1 << 20
+            && matches!(
+                self.architecture.as_str(),
+                "mamba"
+                    | "mamba2"
+                    | "granitehybrid"
+                    | "nemotron_h"
+                    | "nemotron_h_moe"
+                    | "rwkv6"
+                    | "rwkv6qwen2"
+                    | "rwkv7"
+                    | "arwkv7"
+            )
+    }
+
     /// Number of main layers (`n_layer`, NextN excluded).
     pub fn layer_count(&self) -> u64 {
         self.layers.len() as u64

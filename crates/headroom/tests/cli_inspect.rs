@@ -153,3 +153,40 @@ fn missing_file_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/model.gguf"));
 }
+
+/// Nemotron-H's converter writes context_length 2^20 for every hybrid without RoPE: inspect says
+/// it is a placeholder (the 56B base model was trained on 8K) instead of calling it trained.
+#[test]
+fn inspect_names_the_converter_context_placeholder() {
+    let header = headroom_core::headers::catalog_model_header(
+        "nemotron-h-56b",
+        headroom_core::quant::FileType::Q4_K_M,
+    )
+    .unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("nemotron-h-56b.gguf");
+    fs_err::write(&path, &header.bytes).unwrap();
+    let output = headroom().arg("inspect").arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("1,048,576 (convert_hf_to_gguf's placeholder"),
+        "{text}"
+    );
+    let output = headroom()
+        .args(["inspect", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["context_length"], 1 << 20);
+    assert_eq!(report["context_length_placeholder"], true);
+    // A model with RoPE keeps its trained context unqualified.
+    let output = headroom()
+        .args(["inspect", "--json"])
+        .arg(fixture("ggml-vocab-qwen2.gguf"))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["context_length_placeholder"], false);
+}

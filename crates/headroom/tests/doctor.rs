@@ -226,3 +226,38 @@ fn fix_records_the_server_settings_and_clears_the_slot_finding() {
     assert_eq!(code, 0, "{report}");
     assert!(!report.contains("MEM002 ["), "{report}");
 }
+
+/// A Nemotron-H file carries the converter's 2^20 context placeholder: the doctor neither calls it
+/// the trained window nor tells a Modelfile with num_ctx 8192 to raise it.
+#[test]
+fn a_converter_context_placeholder_is_no_window_to_recommend() {
+    let directory = tempfile::tempdir().unwrap();
+    let header = headroom_core::headers::catalog_model_header(
+        "nemotron-h-56b",
+        headroom_core::quant::FileType::Q4_K_M,
+    )
+    .unwrap();
+    fs_err::write(
+        directory.path().join("nemotron-h-56b.header.gguf"),
+        &header.bytes,
+    )
+    .unwrap();
+    fs_err::write(
+        directory.path().join("Modelfile"),
+        "FROM nemotron-h:56b\nPARAMETER num_ctx 8192\n",
+    )
+    .unwrap();
+    let output = Command::cargo_bin("headroom")
+        .unwrap()
+        .arg("doctor")
+        .arg(directory.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        report.contains("context_length 1,048,576, the converter's placeholder"),
+        "{report}"
+    );
+    assert!(!report.contains("trained for 1,048,576"), "{report}");
+    assert!(!report.contains("num_ctx 1048576"), "{report}");
+}

@@ -275,3 +275,23 @@ fn unknown_names_suggest_catalog_entries() {
         "{stderr}"
     );
 }
+
+/// Without --context, a Nemotron-H model is sized at the 2^20 its converter writes, as llama.cpp
+/// would do; the warning says that this is a placeholder, and with --context there is no talk of
+/// a "trained" window below it.
+#[test]
+fn converter_context_placeholder_is_named() {
+    let (code, stdout, stderr) = run(&["memory", "nemotron-h-56b"]);
+    assert_eq!(code, 0, "{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("1,048,576 tokens (1 sequence"), "{all}");
+    assert!(
+        all.contains("the placeholder convert_hf_to_gguf writes for nemotron_h models"),
+        "{all}"
+    );
+    let (code, stdout, stderr) = run(&["memory", "nemotron-h-56b", "--context", "8192"]);
+    assert_eq!(code, 0, "{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(!all.contains("trained"), "{all}");
+    assert!(!all.contains("placeholder"), "{all}");
+}

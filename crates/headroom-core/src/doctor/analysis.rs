@@ -290,9 +290,16 @@ impl<'a> Analysis<'a> {
             .client
             .as_ref()
             .map_or(Endpoint::Native, |client| client.api.value);
+        // A converter placeholder (2^20 for models without RoPE) is no window to recommend, from
+        // the file or from the log's n_ctx_train.
+        let placeholder = facts
+            .model
+            .as_ref()
+            .is_some_and(|model| model.spec.context_is_converter_placeholder());
         let trained_tokens = facts
             .model
             .as_ref()
+            .filter(|_| !placeholder)
             .map(|model| model.spec.context_length_trained)
             .filter(|tokens| *tokens > 0)
             .or_else(|| facts.trained_context_tokens.as_ref().map(|t| t.value));
@@ -394,7 +401,7 @@ impl<'a> Analysis<'a> {
                 }
             }
         }
-        let trained_tokens = trained_tokens.or(trained_from_log);
+        let trained_tokens = trained_tokens.or(trained_from_log.filter(|_| !placeholder));
 
         // What Ollama computes from the files.
         let modelfile_num_ctx = facts
@@ -703,8 +710,19 @@ impl<'a> Analysis<'a> {
             inputs.push(format!("Modelfile: {}", modelfile.path));
         }
         if let Some(model) = &facts.model {
+            let context = if model.spec.context_is_converter_placeholder() {
+                format!(
+                    "context_length {}, the converter's placeholder for models without RoPE",
+                    format::tokens(model.spec.context_length_trained)
+                )
+            } else {
+                format!(
+                    "trained for {} tokens",
+                    format::tokens(model.spec.context_length_trained)
+                )
+            };
             inputs.push(format!(
-                "model: {} ({}{}, trained for {} tokens)",
+                "model: {} ({}{}, {context})",
                 model.source,
                 model.spec.architecture,
                 if model.header_only {
@@ -712,7 +730,6 @@ impl<'a> Analysis<'a> {
                 } else {
                     ""
                 },
-                format::tokens(model.spec.context_length_trained)
             ));
         }
         if let Some(log) = &facts.log {

@@ -108,6 +108,8 @@ struct Report {
     sliding_window_pattern: Option<serde_json::Value>,
     experts: Option<u64>,
     experts_used: Option<u64>,
+    /// `context_length` is convert_hf_to_gguf's 2^20 placeholder (models without RoPE).
+    context_length_placeholder: bool,
     /// Layers grouped by what they attend with (from headroom's model spec).
     layer_kinds: Vec<LayerKind>,
     /// Why the layer kinds are missing, when the spec could not be built.
@@ -231,6 +233,9 @@ fn build(path: &std::path::Path, file: &GgufFile) -> Report {
             .filter(|counts| counts.active != counts.total)
             .map(|counts| counts.active),
         layer_kinds: spec.as_ref().map(layer_kinds).unwrap_or_default(),
+        context_length_placeholder: spec
+            .as_ref()
+            .is_ok_and(ModelSpec::context_is_converter_placeholder),
         spec_note: spec.as_ref().err().map(ToString::to_string),
         weight_bytes: file.weight_bytes(),
         bits_per_weight: file.bits_per_weight(),
@@ -335,7 +340,13 @@ fn print_report(report: &Report) -> anyhow::Result<()> {
     }
     line(
         "trained context",
-        or_dash(report.context_length.map(output::count)),
+        match report.context_length {
+            Some(context) if report.context_length_placeholder => format!(
+                "{} (convert_hf_to_gguf's placeholder for models without RoPE, not a trained window; llama.cpp uses it when no context is given)",
+                output::count(context)
+            ),
+            other => or_dash(other.map(output::count)),
+        },
     )?;
     line("layers", or_dash(report.layers.map(|v| v.to_string())))?;
     line(

@@ -504,7 +504,16 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
         Runner::FitParams => "llama-fit-params",
     };
     let per_slot = estimate.kv.layout.cells_per_stream;
-    if per_slot > model.spec.context_length_trained {
+    let placeholder = model.spec.context_is_converter_placeholder();
+    if placeholder && args.context.is_none() {
+        warnings.push(format!(
+            "no --context given: llama.cpp would use the GGUF's context_length of {}, the placeholder convert_hf_to_gguf writes for {} models (no RoPE) whatever window they were trained for; pass --context for the window you will run",
+            thousands(model.spec.context_length_trained),
+            model.spec.architecture
+        ));
+    } else if placeholder {
+        // Comparing against a placeholder says nothing about the model.
+    } else if per_slot > model.spec.context_length_trained {
         warnings.push(format!(
             "{} tokens per sequence exceeds the trained context {} (llama.cpp warns: possible training context overflow)",
             thousands(per_slot),
