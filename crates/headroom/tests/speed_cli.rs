@@ -167,3 +167,43 @@ fn unknown_machine_is_an_error_with_a_hint() {
         .code(2)
         .stderr(predicates::str::contains("not in the hardware catalog"));
 }
+
+/// Without --context, speed, plan and compare size Nemotron-H at its converter's 2^20 placeholder
+/// as llama.cpp would, and each says so; with --context, none does.
+#[test]
+fn a_converter_context_placeholder_is_noted() {
+    let note = "the placeholder convert_hf_to_gguf writes for nemotron_h models";
+    let (report, _) = json(&["speed", "nemotron-h-56b", "--hardware", "dgx-spark"]);
+    let notes = report["notes"].to_string();
+    assert!(notes.contains(note), "{notes}");
+    for arguments in [
+        &["plan", "nemotron-h-56b"][..],
+        &[
+            "compare",
+            "dgx-spark",
+            "rtx-4090",
+            "--model",
+            "nemotron-h-56b",
+        ][..],
+    ] {
+        let output = headroom().args(arguments).output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(note), "{arguments:?}: {stderr}");
+        let output = headroom()
+            .args(arguments)
+            .args(["--context", "8192"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!stderr.contains("placeholder"), "{arguments:?}: {stderr}");
+    }
+    let (report, _) = json(&[
+        "speed",
+        "nemotron-h-56b",
+        "--hardware",
+        "dgx-spark",
+        "--context",
+        "8192",
+    ]);
+    assert!(!report["notes"].to_string().contains("placeholder"));
+}

@@ -100,6 +100,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let kv_type = TensorType::from_name(&args.kv_type)
             .with_context(|| format!("unknown --kv-type `{}`", args.kv_type))?;
         let context_tokens = args.context.unwrap_or(model.spec.context_length_trained);
+        if let Some(note) = super::speed::context_placeholder_note(&model.spec, args.context) {
+            eprintln!("note: {note}");
+        }
         for hardware in &machines {
             speed.push(machine_row(&model, hardware, context_tokens, kv_type)?);
         }

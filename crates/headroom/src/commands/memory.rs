@@ -505,12 +505,8 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
     };
     let per_slot = estimate.kv.layout.cells_per_stream;
     let placeholder = model.spec.context_is_converter_placeholder();
-    if placeholder && args.context.is_none() {
-        warnings.push(format!(
-            "no --context given: llama.cpp would use the GGUF's context_length of {}, the placeholder convert_hf_to_gguf writes for {} models (no RoPE) whatever window they were trained for; pass --context for the window you will run",
-            thousands(model.spec.context_length_trained),
-            model.spec.architecture
-        ));
+    if let Some(note) = super::speed::context_placeholder_note(&model.spec, args.context) {
+        warnings.push(note);
     } else if placeholder {
         // Comparing against a placeholder says nothing about the model.
     } else if per_slot > model.spec.context_length_trained {

@@ -181,6 +181,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let kv_type = TensorType::from_name(&args.kv_type)
         .with_context(|| format!("unknown --kv-type `{}`", args.kv_type))?;
     let context = args.context.unwrap_or(model.spec.context_length_trained);
+    if let Some(note) = super::speed::context_placeholder_note(&model.spec, args.context) {
+        eprintln!("note: {note}");
+    }
     let mut rows = Vec::new();
     let mut left_out = Vec::new();
     for hardware in headroom_core::hardware::hardware() {

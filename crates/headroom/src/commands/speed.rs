@@ -34,6 +34,18 @@ pub struct LoadedModel {
 
 /// Loads MODEL: a catalog name (`qwen3-coder-30b-a3b`, `qwen3-coder:30b`), a GGUF file, or a
 /// Hugging Face config.json (or its directory). Configs and catalog models are laid out at `quant`.
+/// The note owed when no `--context` was given and the model's context is convert_hf_to_gguf's
+/// 2^20 placeholder (models without RoPE): llama.cpp would use it, but it is no trained window.
+pub fn context_placeholder_note(spec: &ModelSpec, context: Option<u64>) -> Option<String> {
+    (context.is_none() && spec.context_is_converter_placeholder()).then(|| {
+        format!(
+            "no --context given: llama.cpp would use the GGUF's context_length of {}, the placeholder convert_hf_to_gguf writes for {} models (no RoPE) whatever window they were trained for; pass --context for the window you will run",
+            crate::output::count(spec.context_length_trained),
+            spec.architecture
+        )
+    })
+}
+
 pub fn load_model(name: &str, quant: &str) -> anyhow::Result<LoadedModel> {
     let file_type =
         || FileType::from_name(quant).with_context(|| format!("unknown --quant `{quant}`"));
@@ -373,6 +385,7 @@ pub fn run(args: SpeedArgs) -> anyhow::Result<ExitCode> {
     let machine = machine_model(&hardware, &args.machine)?;
     let speed = speed_model(&model, machine, context, kv_type)?;
     let mut notes = speed.notes.clone();
+    notes.extend(context_placeholder_note(&model.spec, args.context));
     if speed.placement.does_not_fit {
         notes.push("the weights do not fit this machine's memory at all".to_owned());
     }
