@@ -207,3 +207,92 @@ fn a_converter_context_placeholder_is_noted() {
     ]);
     assert!(!report["notes"].to_string().contains("placeholder"));
 }
+
+/// Bad numbers are refused with exit code 2 and the flag named, before any arithmetic: no "inf s"
+/// from a zero rate, no context llama.cpp could not address (n_ctx is 32 bits).
+#[test]
+fn impossible_numbers_are_input_errors() {
+    for (arguments, flag) in [
+        (
+            &[
+                "speed",
+                "qwen3-8b",
+                "--hardware",
+                "dgx-spark",
+                "--prefill-rate",
+                "0",
+            ][..],
+            "--prefill-rate",
+        ),
+        (
+            &[
+                "speed",
+                "qwen3-8b",
+                "--hardware",
+                "dgx-spark",
+                "--decode-rate",
+                "inf",
+            ][..],
+            "--decode-rate",
+        ),
+        (
+            &[
+                "speed",
+                "qwen3-8b",
+                "--hardware",
+                "dgx-spark",
+                "--timeout",
+                "0",
+            ][..],
+            "--timeout",
+        ),
+        (
+            &[
+                "speed",
+                "qwen3-8b",
+                "--hardware",
+                "dgx-spark",
+                "--depth",
+                "5000000000",
+            ][..],
+            "--depth",
+        ),
+        (
+            &[
+                "speed",
+                "qwen3-8b",
+                "--hardware",
+                "dgx-spark",
+                "--context",
+                "128k",
+            ][..],
+            "--context",
+        ),
+        (
+            &["memory", "qwen3-8b", "--context", "1099511627776"][..],
+            "--context",
+        ),
+        (
+            &["plan", "qwen3-8b", "--context", "5000000000"][..],
+            "--context",
+        ),
+        (
+            &[
+                "compare",
+                "dgx-spark",
+                "rtx-4090",
+                "--model",
+                "qwen3-8b",
+                "--context",
+                "5000000000",
+            ][..],
+            "--context",
+        ),
+    ] {
+        let output = headroom().args(arguments).output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(flag), "{arguments:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{arguments:?}");
+    }
+}

@@ -22,7 +22,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Context window; default: the model's trained context.
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', value_parser = super::parse_tokens)]
     pub context: Option<u64>,
     /// File type for catalog models and configs.
     #[arg(long, default_value = "Q4_K_M")]

@@ -43,7 +43,7 @@ pub struct MemoryArgs {
     /// A GGUF file, a Hugging Face config.json (or its directory), or a catalog model name.
     pub model: PathBuf,
     /// Context in tokens (per slot for --runner ollama); default: the model's trained context.
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', value_parser = super::parse_tokens)]
     pub context: Option<u64>,
     /// KV cache type for K and V: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl.
     #[arg(long, default_value = "f16")]

@@ -70,3 +70,58 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(args) => tokens::run(args),
     }
 }
+
+/// Parses a token count for `--context`, `--prompt-tokens` and `--depth`: llama.cpp counts
+/// context cells in 32 bits (`llama_context_params.n_ctx` is a `uint32_t`), so a larger number is
+/// a typing error, not a context anyone can run.
+pub fn parse_tokens(text: &str) -> Result<u64, String> {
+    let tokens: u64 = text
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number of tokens"))?;
+    if tokens > u64::from(u32::MAX) {
+        return Err(format!(
+            "{tokens} tokens is more than llama.cpp can address (its context is a 32-bit count, at most {})",
+            u32::MAX
+        ));
+    }
+    Ok(tokens)
+}
+
+/// Parses a positive, finite number (a rate in tokens/s, a timeout in seconds).
+pub fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        Ok(_) => Err(format!("`{text}` should be a positive number")),
+        Err(_) => Err(format!("`{text}` is not a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_positive, parse_tokens};
+
+    #[test]
+    fn token_counts_stop_at_llama_cpp_s_32_bits() {
+        assert_eq!(parse_tokens("262144"), Ok(262_144));
+        assert_eq!(parse_tokens("262_144"), Ok(262_144));
+        assert_eq!(parse_tokens("0"), Ok(0));
+        assert_eq!(parse_tokens("4294967295"), Ok(4_294_967_295));
+        assert!(parse_tokens("4294967296").unwrap_err().contains("32-bit"));
+        assert!(
+            parse_tokens("128k")
+                .unwrap_err()
+                .contains("not a whole number")
+        );
+    }
+
+    #[test]
+    fn rates_and_timeouts_are_positive_and_finite() {
+        assert_eq!(parse_positive("400"), Ok(400.0));
+        assert_eq!(parse_positive("0.5"), Ok(0.5));
+        for bad in ["0", "-3", "inf", "NaN", "fast"] {
+            assert!(parse_positive(bad).is_err(), "{bad}");
+        }
+    }
+}

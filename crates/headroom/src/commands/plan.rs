@@ -146,7 +146,7 @@ pub struct PlanArgs {
     /// A catalog model, a GGUF file, or a Hugging Face config.json.
     pub model: String,
     /// Context window; default: the model's trained context.
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', value_parser = super::parse_tokens)]
     pub context: Option<u64>,
     /// Only machines with a catalogued price at or under this many USD.
     #[arg(long)]

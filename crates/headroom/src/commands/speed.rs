@@ -307,22 +307,22 @@ pub struct SpeedArgs {
     #[command(flatten)]
     pub machine: MachineArgs,
     /// Context window (num_ctx / -c); default: the model's trained context.
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', value_parser = super::parse_tokens)]
     pub context: Option<u64>,
     /// Prompt tokens for the timeout arithmetic; default: the whole context.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_tokens)]
     pub prompt_tokens: Option<u64>,
     /// Tokens already in the cache before the prompt (a reused prefix).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_tokens)]
     pub depth: u64,
     /// The client's timeout in seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_positive)]
     pub timeout: Option<f64>,
     /// Your measured prompt processing rate (tokens/s), taken as flat over the prompt.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_positive)]
     pub prefill_rate: Option<f64>,
     /// Your measured generation rate (tokens/s).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_positive)]
     pub decode_rate: Option<f64>,
     /// A file with your measurements: an Ollama response (JSON), llama-server / Ollama log
     /// timing lines, or llama-bench output.
