@@ -295,3 +295,36 @@ fn converter_context_placeholder_is_named() {
     assert!(!all.contains("trained"), "{all}");
     assert!(!all.contains("placeholder"), "{all}");
 }
+
+/// A GPU share above the unified memory there is would be reported and then clamped: it is an
+/// input error instead, for flags and for a catalog Mac.
+#[test]
+fn a_gpu_share_above_the_memory_is_an_input_error() {
+    for arguments in [
+        &[
+            "memory",
+            "qwen3-8b",
+            "--memory",
+            "64GiB",
+            "--unified",
+            "--gpu-share",
+            "100GiB",
+        ][..],
+        &[
+            "memory",
+            "qwen3-8b",
+            "--hardware",
+            "mac-mini-m4-pro-64gb",
+            "--gpu-share",
+            "100GiB",
+        ][..],
+    ] {
+        let (code, stdout, stderr) = run(arguments);
+        assert_eq!(code, 2, "{arguments:?}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains("--gpu-share 100.00 GiB is more than the 64.00 GiB"),
+            "{stderr}"
+        );
+    }
+}

@@ -650,6 +650,21 @@ pub fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
         .as_ref()
         .map(|share| gib(share, "gpu_share_gib"))
         .transpose()?;
+    // A wired limit above the memory there is would be reported and then silently clamped.
+    let share_within = |total: u64| -> Result<(), BundleError> {
+        match (&file.gpu_share_gib, share_override) {
+            (Some(value), Some(share)) if share > total => Err(bad(
+                value.span(),
+                "gpu_share_gib",
+                format!(
+                    "{} is more than the machine's {} of unified memory",
+                    super::format::bytes(share),
+                    super::format::bytes(total)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    };
     if let Some(catalog) = &file.catalog {
         let name = catalog.get_ref();
         let hardware = hardware::find_hardware(name).ok_or_else(|| {
@@ -680,6 +695,7 @@ pub fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
         );
         let total = hardware.total_device_memory_bytes();
         let (machine, note) = if hardware.kind == MemoryKind::Unified {
+            share_within(total)?;
             let share = share_override.unwrap_or_else(|| hardware.gpu_memory_bytes(None));
             let note = if share_override.is_some() {
                 format!(
@@ -738,6 +754,7 @@ pub fn read_machine(path: &Path) -> Result<MachineFacts, BundleError> {
     );
     let (machine, note, name) = match kind {
         "unified" => {
+            share_within(memory_bytes)?;
             let share =
                 share_override.unwrap_or_else(|| macos_default_gpu_share_bytes(memory_bytes));
             let note = format!(
@@ -823,6 +840,41 @@ mod tests {
             error.ends_with("client.toml:2: `api`: `grpc` is not \"native\" or \"openai\""),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_gpu_share_above_the_memory_names_file_line_and_key() {
+        for (machine, line, total) in [
+            (
+                "kind = \"unified\"\nmemory_gib = 64\ngpu_share_gib = 100\n",
+                3,
+                "64.0 GiB",
+            ),
+            (
+                "catalog = \"mac-mini-m4-pro-64gb\"\ngpu_share_gib = 70\n",
+                2,
+                "64.0 GiB",
+            ),
+        ] {
+            let directory = tempfile::tempdir().unwrap();
+            fs_err::write(directory.path().join("machine.toml"), machine).unwrap();
+            let error = read_bundle(directory.path()).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("machine.toml:{line}: `gpu_share_gib`: "))
+                    && error.ends_with(&format!(
+                        "is more than the machine's {total} of unified memory"
+                    )),
+                "{error}"
+            );
+        }
+        // At or under the memory is a wired limit like any other.
+        let directory = tempfile::tempdir().unwrap();
+        fs_err::write(
+            directory.path().join("machine.toml"),
+            "kind = \"unified\"\nmemory_gib = 64\ngpu_share_gib = 56\n",
+        )
+        .unwrap();
+        assert!(read_bundle(directory.path()).is_ok());
     }
 
     #[test]

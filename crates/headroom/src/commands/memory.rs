@@ -347,6 +347,18 @@ fn machine_from(args: &MemoryArgs) -> anyhow::Result<Option<(Machine, Vec<String
         })?;
         let wired_limit_mb = args.gpu_share.map(|bytes| bytes / (1024 * 1024));
         let (machine, system) = Machine::from_hardware(hardware, wired_limit_mb);
+        if let Some(share) = args.gpu_share
+            && machine.unified
+            && hardware.gpu_share == GpuShare::MacosDefault
+            && share > machine.system_memory_bytes
+        {
+            bail!(
+                "--gpu-share {} is more than the {} of unified memory of {}",
+                format_bytes(share),
+                format_bytes(machine.system_memory_bytes),
+                hardware.name
+            );
+        }
         let machine = match (system, args.memory) {
             (_, Some(memory)) if !machine.unified => Machine {
                 system_memory_bytes: memory,
@@ -373,7 +385,7 @@ fn machine_from(args: &MemoryArgs) -> anyhow::Result<Option<(Machine, Vec<String
                     hardware.name,
                     format_bytes(machine.gpu_share_bytes),
                     if limit.is_some() {
-                        "; --wired-limit-mb is a macOS setting and is ignored here"
+                        "; --gpu-share is macOS's wired limit and is ignored here"
                     } else {
                         ""
                     }
@@ -397,6 +409,11 @@ fn machine_from(args: &MemoryArgs) -> anyhow::Result<Option<(Machine, Vec<String
         };
         if args.unified {
             let share = match args.gpu_share {
+                Some(share) if share > memory => bail!(
+                    "--gpu-share {} is more than the {} of unified memory given with --memory",
+                    format_bytes(share),
+                    format_bytes(memory)
+                ),
                 Some(share) => {
                     notes.push(format!(
                         "GPU share {} (iogpu.wired_limit_mb given)",
