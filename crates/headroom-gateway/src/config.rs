@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// Retries per request and backend before the first byte (`retries`).
+const MAX_RETRIES: u32 = 10;
+
 /// Where the gateway listens unless the config says otherwise: loopback only, one port above
 /// Ollama's default 11434 (Ollama `envconfig/config.go`, `OLLAMA_HOST` default `127.0.0.1:11434`)
 /// so both can run on one machine.
@@ -608,7 +611,17 @@ impl Validator<'_> {
                         backend.idle_timeout_seconds,
                         300.0,
                     )?,
-                    retries: backend.retries.unwrap_or(1).min(10),
+                    retries: match backend.retries.unwrap_or(1) {
+                        retries @ 0..=MAX_RETRIES => retries,
+                        retries => {
+                            return Err(self.invalid(
+                                format!("{key}.retries"),
+                                format!(
+                                    "at most {MAX_RETRIES} (each retry is another paid request), got {retries}"
+                                ),
+                            ));
+                        }
+                    },
                     health_check_seconds: self.positive(
                         &format!("{key}.health_check_seconds"),
                         backend.health_check_seconds,
@@ -803,6 +816,23 @@ model = "qwen3-coder:30b"
         .unwrap();
         assert_eq!(config.models[0].cloud.len(), 2);
         assert!(!config.backends["mistral"].local);
+    }
+
+    #[test]
+    fn retries_above_ten_are_refused_not_clamped() {
+        let with = |retries: u32| {
+            MINIMAL.replace(
+                "urls = [\"http://127.0.0.1:11434\"]",
+                &format!("urls = [\"http://127.0.0.1:11434\"]\nretries = {retries}"),
+            )
+        };
+        assert_eq!(parse(&with(10), &[]).unwrap().backends["local"].retries, 10);
+        assert_eq!(parse(&with(0), &[]).unwrap().backends["local"].retries, 0);
+        let error = parse(&with(11), &[]).unwrap_err().to_string();
+        assert!(
+            error.contains("backends.local.retries: at most 10") && error.ends_with("got 11"),
+            "{error}"
+        );
     }
 
     #[test]
