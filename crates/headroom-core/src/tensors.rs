@@ -191,23 +191,18 @@ pub fn model_tensors(spec: &ModelSpec) -> Result<Vec<PlannedTensor>, LayoutError
                 let key_dim = recurrent.state_size * recurrent.group_count;
                 let value_dim = recurrent.state_size * recurrent.time_step_rank;
                 builder.push(format!("{prefix}.post_attention_norm.weight"), &[embedding]);
-                if arch == "qwen3next" {
-                    // The legacy fused in-projection (ssm_in = q, k, v, z) that llama.cpp still reads.
-                    builder.push(
-                        format!("{prefix}.ssm_in.weight"),
-                        &[embedding, 2 * key_dim + 2 * value_dim],
-                    );
-                } else {
-                    // Qwen3.5 checkpoints store in_proj_qkv and in_proj_z apart: attn_qkv, attn_gate.
-                    builder.push(
-                        format!("{prefix}.attn_qkv.weight"),
-                        &[embedding, 2 * key_dim + value_dim],
-                    );
-                    builder.push(
-                        format!("{prefix}.attn_gate.weight"),
-                        &[embedding, value_dim],
-                    );
-                }
+                // Qwen3.5 checkpoints store in_proj_qkv and in_proj_z apart; convert_hf_to_gguf
+                // splits Qwen3-Next's fused in_proj_qkvz the same way (conversion/qwen.py
+                // Qwen3NextModel.modify_tensors): attn_qkv and attn_gate. (llama.cpp still reads
+                // the legacy fused ssm_in of older Qwen3-Next files; their headers say which.)
+                builder.push(
+                    format!("{prefix}.attn_qkv.weight"),
+                    &[embedding, 2 * key_dim + value_dim],
+                );
+                builder.push(
+                    format!("{prefix}.attn_gate.weight"),
+                    &[embedding, value_dim],
+                );
                 builder.push(
                     format!("{prefix}.ssm_conv1d.weight"),
                     &[recurrent.conv_kernel, 2 * key_dim + value_dim],
