@@ -94,6 +94,10 @@ pub struct ContextSettings {
     pub swa_full: bool,
     /// `n_rs_seq` recurrent rollback snapshots (0 unless speculative decoding).
     pub rollback_snapshots: u64,
+    /// Host weights mapped from the file (llama-server's default; `--no-mmap` turns it off).
+    /// Only changes what a second host copy of one file tensor costs: mapped, both copies read
+    /// the same pages (Gemma 3n/4's tied output kept on the host, see `loads_output_before_input`).
+    pub mmap: bool,
 }
 
 impl ContextSettings {
@@ -117,13 +121,17 @@ impl ContextSettings {
             // common_params::swa_full defaults to false (common/common.h).
             swa_full: false,
             rollback_snapshots: 0,
+            // common_params: the model is memory-mapped unless --no-mmap.
+            mmap: true,
         }
     }
 
-    /// llama-fit-params / llama-bench: split KV, `n_outputs_max = n_batch`.
+    /// llama-fit-params / llama-bench: split KV, `n_outputs_max = n_batch`; its plan sums every
+    /// tensor's allocation, a duplicated one twice (measured: Gemma 4 26B-A4B, tests/llama_cpp.rs).
     pub fn fit_params(context_tokens: u64, parallel: u64) -> ContextSettings {
         ContextSettings {
             outputs_max: DEFAULT_BATCH_TOKENS,
+            mmap: false,
             ..ContextSettings::llama_server(context_tokens, Some(parallel))
         }
     }
@@ -370,12 +378,9 @@ fn place_weights(spec: &ModelSpec, weights: &ModelWeights, offloaded_units: u64)
             split.host_bytes += tensor.bytes;
         }
         // Tied embeddings: the output layer reads token_embd, duplicated onto the output device.
-        if tensor.role == TensorRole::Input && weights.tied_embeddings {
-            if output_on_gpu {
-                split.gpu_bytes += tensor.bytes;
-            } else if loads_output_before_input(spec) {
-                split.host_bytes += tensor.bytes;
-            }
+        // (A second host copy, Gemma 3n/4 without offload, depends on mmap: `host_duplicate_bytes`.)
+        if tensor.role == TensorRole::Input && weights.tied_embeddings && output_on_gpu {
+            split.gpu_bytes += tensor.bytes;
         }
     }
     split
@@ -387,6 +392,30 @@ fn place_weights(spec: &ModelSpec, weights: &ModelWeights, offloaded_units: u64)
 /// (src/llama-model-loader.cpp, TENSOR_DUPLICATED).
 fn loads_output_before_input(spec: &ModelSpec) -> bool {
     matches!(spec.architecture.as_str(), "gemma3n" | "gemma4")
+}
+
+/// The second host copy of token_embd that Gemma 3n/4 get when their output stays on the host:
+/// a real allocation without mmap; with mmap both tensors map the same file pages (measured:
+/// llama-server maps it once, llama-fit-params counts it twice; tests/llama_cpp.rs).
+fn host_duplicate_bytes(
+    spec: &ModelSpec,
+    weights: &ModelWeights,
+    settings: &ContextSettings,
+    offloaded_units: u64,
+) -> u64 {
+    if settings.mmap
+        || offloaded_units >= 1
+        || !weights.tied_embeddings
+        || !loads_output_before_input(spec)
+    {
+        return 0;
+    }
+    weights
+        .tensors
+        .iter()
+        .filter(|tensor| tensor.role == TensorRole::Input)
+        .map(|tensor| tensor.bytes)
+        .sum()
 }
 
 /// Estimates every component for one set of settings.
@@ -410,6 +439,11 @@ fn estimate_with_weights(
     settings: &ContextSettings,
     offloaded_units: u64,
 ) -> Result<MemoryEstimate, MemoryError> {
+    let weight_split = DeviceSplit {
+        host_bytes: weight_split.host_bytes
+            + host_duplicate_bytes(spec, weights, settings, offloaded_units),
+        ..weight_split
+    };
     let layout = kv::layout(spec, settings);
     // i_gpu_start = n_layer + 1 - ngl (llama-model.cpp).
     let first_gpu_layer = (spec.layer_count() + 1).saturating_sub(offloaded_units);

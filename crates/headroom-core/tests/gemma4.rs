@@ -98,8 +98,11 @@ fn moe_layers_keep_a_dense_ffn_and_full_layers_have_no_v_projection() {
     assert_eq!(rope_freqs.shape, vec![256]);
 }
 
+/// Without mmap (llama-fit-params' plan, `--no-mmap`) the host holds two token_embd copies; mapped
+/// (llama-server's default) they share the file's pages. With the output offloaded the second copy
+/// is on the GPU either way.
 #[test]
-fn token_embd_is_held_twice_even_without_offload() {
+fn token_embd_is_held_twice_without_offload_unless_mapped() {
     let spec = ModelSpec::from_config(&config("gemma-4-26b-a4b")).unwrap();
     let tensors = quantized_tensors(&spec, FileType::Q4_K_M).unwrap();
     let token_embd = tensors
@@ -114,10 +117,16 @@ fn token_embd_is_held_twice_even_without_offload() {
             .map(|tensor| (tensor.name.clone(), tensor.bytes().unwrap())),
         headroom_core::memory::WeightsSource::TensorPlan,
     );
-    let settings = ContextSettings::llama_server(4096, Some(1));
+    let settings = ContextSettings::fit_params(4096, 1);
     let cpu = estimate(&spec, &weights, &settings, Some(0)).unwrap();
     assert_eq!(cpu.weights.gpu_bytes, 0);
     assert_eq!(cpu.weights.host_bytes, file_bytes + token_embd);
+    let mapped = ContextSettings::llama_server(4096, Some(1));
+    let cpu = estimate(&spec, &weights, &mapped, Some(0)).unwrap();
+    assert_eq!(cpu.weights.host_bytes, file_bytes);
+    let all = estimate(&spec, &weights, &mapped, None).unwrap();
+    assert_eq!(all.weights.host_bytes, token_embd + 4 * 256);
+    assert_eq!(all.weights.total_bytes(), file_bytes + token_embd);
     let all = estimate(&spec, &weights, &settings, None).unwrap();
     // token_embd stays on the host, and so does rope_freqs (256 f32) in headroom's placement.
     assert_eq!(all.weights.host_bytes, token_embd + 4 * 256);

@@ -422,10 +422,10 @@ fn model_shaped_ggufs_match_llama_cpp() {
 /// llama-server's own reservation (n_outputs_max = slots, so the layer phase decides the compute
 /// buffer): dense, MoE with a dense lead layer and MLA, SWA, a short-conv hybrid, a MoE whose
 /// down outputs fit the freed up/gate block (MiniMax-M2) and one whose do not (Qwen3.5-35B-A3B),
-/// the ungated and LatentMoE experts of Nemotron 3 Nano and Super, a Mamba-2 peak (Nemotron-H)
-/// and MLA with a query LoRA (GLM-4.7-Flash). Gemma 4 26B-A4B's compute buffer matches too, but
-/// llama-server maps token_embd once where headroom counts it twice as llama-fit-params does, so
-/// its weights differ.
+/// the ungated and LatentMoE experts of Nemotron 3 Nano and Super, a Mamba-2 peak (Nemotron-H),
+/// MLA with a query LoRA (GLM-4.7-Flash), and Gemma 4 26B-A4B, whose tied output is created before
+/// token_embd: on the CPU llama-fit-params counts token_embd twice (the fit-params test above) and
+/// llama-server, mapping the file, once.
 #[test]
 fn llama_server_profile_matches_llama_cpp() {
     let Some(bin) = llama_cpp_bin() else { return };
@@ -443,6 +443,7 @@ fn llama_server_profile_matches_llama_cpp() {
         "nemotron-h-56b",
         "qwen3.5-35b-a3b",
         "glm-4.7-flash",
+        "gemma-4-26b-a4b",
     ] {
         let (_, config, file_type) = common::conformance_configs()
             .into_iter()

@@ -328,3 +328,32 @@ fn a_gpu_share_above_the_memory_is_an_input_error() {
         );
     }
 }
+
+/// Gemma 4 on the CPU: llama.cpp creates its tied output before token_embd, so the host holds two
+/// token_embd tensors; mapped from the file (the default) they share pages, read in
+/// (`--no-mmap`) they cost twice. Exactly token_embd's bytes apart.
+#[test]
+fn no_mmap_pays_for_gemma_4_s_second_host_token_embd() {
+    let host = |extra: &[&str]| {
+        let mut arguments = vec![
+            "memory",
+            "gemma-4-26b-a4b",
+            "--context",
+            "8192",
+            "--gpu-layers",
+            "0",
+            "--json",
+        ];
+        arguments.extend_from_slice(extra);
+        let (code, stdout, stderr) = run(&arguments);
+        assert_eq!(code, 0, "{stderr}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        report["estimate"]["weights"]["host_bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    let mapped = host(&[]);
+    let read = host(&["--no-mmap"]);
+    // token_embd of gemma-4-26b-a4b at Q4_K_M: 262,144 × 2,816 in Q6_K (210 bytes per 256).
+    assert_eq!(read - mapped, 262_144 * 2_816 / 256 * 210);
+}

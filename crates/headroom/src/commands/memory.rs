@@ -57,6 +57,10 @@ pub struct MemoryArgs {
     /// Full-size sliding-window cache (`--swa-full`).
     #[arg(long)]
     pub swa_full: bool,
+    /// Weights read into memory instead of mapped from the file (llama.cpp's `--no-mmap`): a
+    /// tensor llama.cpp duplicates on the host then costs twice (Gemma 3n/4 run on the CPU).
+    #[arg(long)]
+    pub no_mmap: bool,
     /// Free memory to keep per device (default 1 GiB, llama.cpp's --fit-target; Ollama reserves 457 MiB, 512 MiB on Metal).
     #[arg(long, value_parser = parse_size)]
     pub margin: Option<u64>,
@@ -493,6 +497,9 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
     settings.flash_attention = args.flash_attention == Switch::On;
     settings.kv_unified |= args.kv_unified;
     settings.swa_full = args.swa_full;
+    if args.no_mmap {
+        settings.mmap = false;
+    }
     settings = settings.with_cache_type(kv_type);
     settings.validate().with_context(|| {
         format!(
