@@ -142,6 +142,10 @@ impl ContextSettings {
         ContextSettings {
             batch_tokens: num_batch,
             ubatch_tokens: num_batch,
+            // Ollama's llm/server.go turns mmap off for CPU loads ("For CPU loads we want the
+            // memory to be allocated, not FS cache"), the only placement where `mmap` changes
+            // an estimate here (a second host copy of one tensor).
+            mmap: false,
             ..ContextSettings::llama_server(num_ctx.saturating_mul(parallel), Some(parallel))
         }
     }
