@@ -67,6 +67,82 @@ const ARCHITECTURE_NAMES: [(&str, &str); 36] = [
     ("NemotronHForCausalLM", "nemotron_h"),
 ];
 
+/// RoPE as conversion/base.py writes it for every model without its own rope handling: the
+/// settings come from `rope_parameters` (its `full_attention` entry when it has per-kind ones) or
+/// the older `rope_scaling`, with the top-level `rope_theta` mirrored in; the GGUF scaling types
+/// are linear and yarn (each only with a factor) and longrope (`su` too); `llama3` becomes a
+/// rope_freqs tensor (conversion/llama.py), and any other type (`default`, `dynamic`, ...) writes
+/// no scaling at all. Returns whether the Llama 3 rope_freqs tensor is needed.
+fn generic_rope(
+    fields: &Fields<'_>,
+    key: &dyn Fn(&str) -> String,
+    metadata: &mut Metadata,
+) -> Result<bool, SpecError> {
+    let parameters = fields
+        .get("rope_parameters")
+        .or_else(|| fields.get("rope_scaling"))
+        .and_then(Value::as_object);
+    let parameters = parameters
+        .and_then(|all| all.get("full_attention").and_then(Value::as_object))
+        .or(parameters);
+    let theta = match parameters
+        .and_then(|p| p.get("rope_theta"))
+        .and_then(Value::as_f64)
+    {
+        Some(theta) => Some(theta),
+        None => [
+            "global_rope_theta",
+            "rope_global_theta",
+            "rope_theta_global",
+            "rope_theta",
+            "rotary_emb_base",
+        ]
+        .iter()
+        .find_map(|name| fields.get(name).and_then(Value::as_f64)),
+    };
+    if let Some(theta) = theta {
+        metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
+    }
+    let Some(parameters) = parameters else {
+        return Ok(false);
+    };
+    let kind = parameters
+        .get("rope_type")
+        .or_else(|| parameters.get("type"))
+        .and_then(Value::as_str);
+    let factor = parameters.get("factor").and_then(Value::as_f64);
+    let scaling = |metadata: &mut Metadata, kind: &str| {
+        metadata.insert(
+            key("rope.scaling.type"),
+            MetadataValue::String(kind.to_owned()),
+        );
+    };
+    match (kind, factor) {
+        (Some("llama3"), _) => return Ok(true),
+        (Some("linear"), Some(factor)) => {
+            scaling(metadata, "linear");
+            metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
+        }
+        (Some("yarn"), Some(factor)) => {
+            scaling(metadata, "yarn");
+            metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
+            let original = parameters
+                .get("original_max_position_embeddings")
+                .and_then(Value::as_u64)
+                .or(fields.u64_opt("original_max_position_embeddings")?);
+            if let Some(original) = original {
+                metadata.insert(
+                    key("rope.scaling.original_context_length"),
+                    integer(original),
+                );
+            }
+        }
+        (Some("longrope" | "su"), _) => scaling(metadata, "longrope"),
+        _ => {}
+    }
+    Ok(false)
+}
+
 struct Fields<'a> {
     text: &'a Value,
     root: &'a Value,
@@ -693,37 +769,10 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     let qwen35 = matches!(arch, "qwen35" | "qwen35moe");
     if qwen35 {
         qwen35_rope(&fields, arch, hidden, heads, &mut metadata)?;
-    } else if let Some(theta) = fields.f64_opt("rope_theta")? {
-        metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
     }
     let mut llama3_rope = false;
-    if let Some(Value::Object(scaling)) = fields.get("rope_scaling").filter(|_| !qwen35) {
-        let kind = scaling
-            .get("rope_type")
-            .or_else(|| scaling.get("type"))
-            .and_then(Value::as_str);
-        // Llama 3 scaling becomes a rope_freqs tensor, not metadata (conversion/llama.py); the GGUF
-        // scaling types are none/linear/yarn/longrope (llama.cpp asserts on anything else).
-        if kind == Some("llama3") {
-            llama3_rope = true;
-        } else if let Some(kind) = kind {
-            metadata.insert(
-                key("rope.scaling.type"),
-                MetadataValue::String(kind.to_owned()),
-            );
-            if let Some(factor) = scaling.get("factor").and_then(Value::as_f64) {
-                metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
-            }
-            if let Some(original) = scaling
-                .get("original_max_position_embeddings")
-                .and_then(Value::as_u64)
-            {
-                metadata.insert(
-                    key("rope.scaling.original_context_length"),
-                    integer(original),
-                );
-            }
-        }
+    if !qwen35 {
+        llama3_rope = generic_rope(&fields, &key, &mut metadata)?;
     }
 
     // Sliding window: written by the gemma2/gemma3/gpt-oss/cohere2/lfm2 converters.
@@ -1105,6 +1154,78 @@ mod tests {
         assert!(
             matches!(&error, SpecError::Config { field, .. } if field == "hybrid_override_pattern"),
             "{error}"
+        );
+    }
+
+    /// RoPE as conversion/base.py writes it: rope_parameters or rope_scaling, the theta inside
+    /// or at the top level, scaling only for linear/yarn with a factor and longrope.
+    #[test]
+    fn rope_follows_the_converter() {
+        let llama = |rope: serde_json::Value| {
+            let mut config = serde_json::json!({
+                "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128,
+                "vocab_size": 100, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5
+            });
+            for (name, value) in rope.as_object().expect("object") {
+                config[name] = value.clone();
+            }
+            metadata_from_config(&config).expect("converts").metadata
+        };
+        let float = |metadata: &Metadata, key: &str| match metadata.get(key) {
+            Some(MetadataValue::Float(value)) => Some(*value),
+            _ => None,
+        };
+        let text = |metadata: &Metadata, key: &str| match metadata.get(key) {
+            Some(MetadataValue::String(value)) => Some(value.clone()),
+            _ => None,
+        };
+        // LFM2 / Qwen3.5 style: rope_parameters with the theta inside, type "default": no scaling.
+        let metadata = llama(serde_json::json!({
+            "rope_parameters": {"rope_theta": 1_000_000.0, "rope_type": "default"}
+        }));
+        assert_eq!(float(&metadata, "llama.rope.freq_base"), Some(1e6));
+        assert_eq!(metadata.get("llama.rope.scaling.type"), None);
+        // Devstral 2 style: yarn inside rope_parameters.
+        let metadata = llama(serde_json::json!({
+            "rope_parameters": {"rope_theta": 1e8, "rope_type": "yarn", "factor": 48.0,
+                                "original_max_position_embeddings": 8192}
+        }));
+        assert_eq!(float(&metadata, "llama.rope.freq_base"), Some(1e8));
+        assert_eq!(
+            text(&metadata, "llama.rope.scaling.type").as_deref(),
+            Some("yarn")
+        );
+        assert_eq!(float(&metadata, "llama.rope.scaling.factor"), Some(48.0));
+        assert_eq!(
+            metadata.get("llama.rope.scaling.original_context_length"),
+            Some(&MetadataValue::Integer(8192))
+        );
+        // Older rope_scaling with the top-level theta; `type` stands in for `rope_type`.
+        let metadata = llama(serde_json::json!({
+            "rope_theta": 10000.0, "rope_scaling": {"type": "linear", "factor": 8.0}
+        }));
+        assert_eq!(float(&metadata, "llama.rope.freq_base"), Some(1e4));
+        assert_eq!(
+            text(&metadata, "llama.rope.scaling.type").as_deref(),
+            Some("linear")
+        );
+        // Types the converter does not write, and linear without a factor: no scaling keys.
+        for rope in [
+            serde_json::json!({"rope_scaling": {"rope_type": "dynamic", "factor": 2.0}}),
+            serde_json::json!({"rope_scaling": {"rope_type": "linear"}}),
+        ] {
+            let metadata = llama(rope);
+            assert_eq!(metadata.get("llama.rope.scaling.type"), None);
+            assert_eq!(metadata.get("llama.rope.scaling.factor"), None);
+        }
+        assert_eq!(
+            text(
+                &llama(serde_json::json!({"rope_scaling": {"type": "su"}})),
+                "llama.rope.scaling.type"
+            )
+            .as_deref(),
+            Some("longrope")
         );
     }
 
