@@ -115,15 +115,13 @@ fn layer_peak_bytes(
     layer: &crate::spec::LayerSpec,
     tokens: u64,
 ) -> u64 {
-    if layer.attention == AttentionKind::Recurrent {
-        return match (&spec.recurrent, spec.architecture.as_str()) {
-            (Some(recurrent), "nemotron_h" | "nemotron_h_moe") => {
-                mamba2_peak_bytes(recurrent, settings, tokens)
-            }
-            // Other recurrent layers keep their former budget: none beyond the FFN width.
-            _ => 4 * tokens * ffn_width_elements(spec, layer),
-        };
+    if layer.attention == AttentionKind::Recurrent
+        && matches!(spec.architecture.as_str(), "nemotron_h" | "nemotron_h_moe")
+        && let Some(recurrent) = &spec.recurrent
+    {
+        return mamba2_peak_bytes(recurrent, settings, tokens);
     }
+    // Other recurrent layers keep their former budget: none beyond the FFN width.
     4 * tokens * ffn_width_elements(spec, layer)
 }
 

@@ -67,10 +67,51 @@ const ARCHITECTURE_NAMES: [(&str, &str); 36] = [
     ("NemotronHForCausalLM", "nemotron_h"),
 ];
 
-/// RoPE as conversion/base.py writes it for every model without its own rope handling: the
-/// settings come from `rope_parameters` (its `full_attention` entry when it has per-kind ones) or
-/// the older `rope_scaling`, with the top-level `rope_theta` mirrored in; the GGUF scaling types
-/// are linear and yarn (each only with a factor) and longrope (`su` too); `llama3` becomes a
+/// The rope settings of a config as conversion/base.py picks them: `rope_parameters` (its
+/// `full_attention` entry when it has per-kind ones), else the older `rope_scaling`; with the
+/// key they came from, for errors.
+struct RopeSettings<'a> {
+    map: Option<&'a serde_json::Map<String, Value>>,
+    name: &'static str,
+}
+
+impl<'a> RopeSettings<'a> {
+    fn of(fields: &Fields<'a>) -> Result<RopeSettings<'a>, SpecError> {
+        let (value, name) = match fields.get("rope_parameters") {
+            Some(value) => (Some(value), "rope_parameters"),
+            None => (fields.get("rope_scaling"), "rope_scaling"),
+        };
+        let map = match value {
+            None => None,
+            Some(Value::Object(all)) => Some(match all.get("full_attention") {
+                Some(Value::Object(full)) => full,
+                _ => all,
+            }),
+            Some(_) => return Err(fields.error(name, "should be an object")),
+        };
+        Ok(RopeSettings { map, name })
+    }
+
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.map
+            .and_then(|map| map.get(field))
+            .filter(|value| !value.is_null())
+    }
+
+    fn number(&self, fields: &Fields<'_>, field: &str) -> Result<Option<f64>, SpecError> {
+        self.get(field)
+            .map(|value| {
+                value.as_f64().ok_or_else(|| {
+                    fields.error(&format!("{}.{field}", self.name), "should be a number")
+                })
+            })
+            .transpose()
+    }
+}
+
+/// RoPE as conversion/base.py writes it: the settings of [`RopeSettings`] with the top-level
+/// `rope_theta` mirrored in; the GGUF scaling types are linear and yarn (each only with a factor;
+/// yarn needs `original_max_position_embeddings`) and longrope (`su` too); `llama3` becomes a
 /// rope_freqs tensor (conversion/llama.py), and any other type (`default`, `dynamic`, ...) writes
 /// no scaling at all. Returns whether the Llama 3 rope_freqs tensor is needed.
 fn generic_rope(
@@ -78,46 +119,34 @@ fn generic_rope(
     key: &dyn Fn(&str) -> String,
     metadata: &mut Metadata,
 ) -> Result<bool, SpecError> {
-    let parameters = fields
-        .get("rope_parameters")
-        .or_else(|| fields.get("rope_scaling"))
-        .and_then(Value::as_object);
-    let parameters = parameters
-        .and_then(|all| all.get("full_attention").and_then(Value::as_object))
-        .or(parameters);
-    let theta = match parameters
-        .and_then(|p| p.get("rope_theta"))
-        .and_then(Value::as_f64)
-    {
-        Some(theta) => Some(theta),
-        None => [
-            "global_rope_theta",
-            "rope_global_theta",
-            "rope_theta_global",
-            "rope_theta",
-            "rotary_emb_base",
-        ]
-        .iter()
-        .find_map(|name| fields.get(name).and_then(Value::as_f64)),
-    };
+    let settings = RopeSettings::of(fields)?;
+    let mut theta = settings.number(fields, "rope_theta")?;
+    for name in [
+        "global_rope_theta",
+        "rope_global_theta",
+        "rope_theta_global",
+        "rope_theta",
+        "rotary_emb_base",
+    ] {
+        if theta.is_some() {
+            break;
+        }
+        theta = fields.f64_opt(name)?;
+    }
     if let Some(theta) = theta {
         metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
     }
-    let Some(parameters) = parameters else {
-        return Ok(false);
-    };
-    let kind = parameters
+    let kind = settings
         .get("rope_type")
-        .or_else(|| parameters.get("type"))
+        .or_else(|| settings.get("type"))
         .and_then(Value::as_str);
-    let factor = parameters.get("factor").and_then(Value::as_f64);
     let scaling = |metadata: &mut Metadata, kind: &str| {
         metadata.insert(
             key("rope.scaling.type"),
             MetadataValue::String(kind.to_owned()),
         );
     };
-    match (kind, factor) {
+    match (kind, settings.number(fields, "factor")?) {
         (Some("llama3"), _) => return Ok(true),
         (Some("linear"), Some(factor)) => {
             scaling(metadata, "linear");
@@ -126,16 +155,24 @@ fn generic_rope(
         (Some("yarn"), Some(factor)) => {
             scaling(metadata, "yarn");
             metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
-            let original = parameters
+            let original = match settings
                 .get("original_max_position_embeddings")
                 .and_then(Value::as_u64)
-                .or(fields.u64_opt("original_max_position_embeddings")?);
-            if let Some(original) = original {
-                metadata.insert(
-                    key("rope.scaling.original_context_length"),
-                    integer(original),
-                );
-            }
+            {
+                Some(original) => original,
+                None => fields
+                    .u64_opt("original_max_position_embeddings")?
+                    .ok_or_else(|| {
+                        fields.error(
+                            &format!("{}.original_max_position_embeddings", settings.name),
+                            "is missing (yarn needs it)",
+                        )
+                    })?,
+            };
+            metadata.insert(
+                key("rope.scaling.original_context_length"),
+                integer(original),
+            );
         }
         (Some("longrope" | "su"), _) => scaling(metadata, "longrope"),
         _ => {}
@@ -230,11 +267,11 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Qwen3.5's rotary keys (conversion/base.py TextModel, conversion/qwen.py Qwen3NextModel and
-/// _Qwen35MRopeMixin): the settings live in text_config.rope_parameters (rope_scaling in older
-/// exports), whose values win over the top-level keys the converter mirrors into it. llama.cpp
-/// requires `rope.dimension_sections` for qwen35/qwen35moe.
-fn qwen35_rope(
+/// Qwen3.5's rotary dimensions (conversion/qwen.py Qwen3NextModel and _Qwen35MRopeMixin), on
+/// top of [`generic_rope`]: the rotated width from `partial_rotary_factor` (inside the rope
+/// settings or at the top level) and `rope.dimension_sections`, which llama.cpp requires for
+/// qwen35/qwen35moe.
+fn qwen35_rope_dimensions(
     fields: &Fields<'_>,
     arch: &str,
     hidden: u64,
@@ -242,58 +279,9 @@ fn qwen35_rope(
     metadata: &mut Metadata,
 ) -> Result<(), SpecError> {
     let key = |suffix: &str| format!("{arch}.{suffix}");
-    let (parameters, name) = match fields.get("rope_parameters") {
-        Some(parameters) => (Some(parameters), "rope_parameters"),
-        None => (fields.get("rope_scaling"), "rope_scaling"),
-    };
-    let parameters = match parameters {
-        None => None,
-        Some(Value::Object(map)) => Some(map),
-        Some(_) => return Err(fields.error(name, "should be an object")),
-    };
-    let parameter = |field: &str| {
-        parameters
-            .and_then(|map| map.get(field))
-            .filter(|value| !value.is_null())
-    };
-    let number = |field: &str| -> Result<Option<f64>, SpecError> {
-        parameter(field)
-            .map(|value| {
-                value
-                    .as_f64()
-                    .ok_or_else(|| fields.error(&format!("{name}.{field}"), "should be a number"))
-            })
-            .transpose()
-    };
-    if let Some(theta) = number("rope_theta")?.or(fields.f64_opt("rope_theta")?) {
-        metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
-    }
-    // Only linear and yarn (with a factor) become scaling keys; "default" writes none.
-    let kind = parameter("rope_type")
-        .or_else(|| parameter("type"))
-        .and_then(Value::as_str);
-    if let (Some(kind @ ("linear" | "yarn")), Some(factor)) = (kind, number("factor")?) {
-        metadata.insert(
-            key("rope.scaling.type"),
-            MetadataValue::String(kind.to_owned()),
-        );
-        metadata.insert(key("rope.scaling.factor"), MetadataValue::Float(factor));
-        if kind == "yarn" {
-            let original = parameter("original_max_position_embeddings")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| {
-                    fields.error(
-                        &format!("{name}.original_max_position_embeddings"),
-                        "is missing (yarn needs it)",
-                    )
-                })?;
-            metadata.insert(
-                key("rope.scaling.original_context_length"),
-                integer(original),
-            );
-        }
-    }
-    let partial = number("partial_rotary_factor")?
+    let settings = RopeSettings::of(fields)?;
+    let partial = settings
+        .number(fields, "partial_rotary_factor")?
         .or(fields.f64_opt("partial_rotary_factor")?)
         .unwrap_or(0.25);
     let head_dim = match fields.u64_opt("head_dim")? {
@@ -308,11 +296,11 @@ fn qwen35_rope(
     // mrope_section padded with zeros to [time, height, width, extra]; [11, 11, 10, 0] when absent.
     let sections_error = || {
         fields.error(
-            &format!("{name}.mrope_section"),
+            &format!("{}.mrope_section", settings.name),
             "should be an array of integers",
         )
     };
-    let mut sections: Vec<i64> = match parameter("mrope_section") {
+    let mut sections: Vec<i64> = match settings.get("mrope_section") {
         None => vec![11, 11, 10, 0],
         Some(Value::Array(items)) => items
             .iter()
@@ -561,7 +549,7 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
         "qwen35" | "qwen35moe" => fields.u64_opt("mtp_num_hidden_layers")?.unwrap_or(0),
         // NemotronHModel folds its one MTP head into a trailing block (it asserts exactly one).
         "nemotron_h_moe" => match fields.u64_opt("num_nextn_predict_layers")?.unwrap_or(0) {
-            0 | 1 => fields.u64_opt("num_nextn_predict_layers")?.unwrap_or(0),
+            count @ (0 | 1) => count,
             _ => {
                 return Err(fields.error(
                     "num_nextn_predict_layers",
@@ -766,13 +754,9 @@ pub fn metadata_from_config(config: &Value) -> Result<ConvertedConfig, SpecError
     }
     metadata.insert(key("vocab_size"), integer(vocab));
 
-    let qwen35 = matches!(arch, "qwen35" | "qwen35moe");
-    if qwen35 {
-        qwen35_rope(&fields, arch, hidden, heads, &mut metadata)?;
-    }
-    let mut llama3_rope = false;
-    if !qwen35 {
-        llama3_rope = generic_rope(&fields, &key, &mut metadata)?;
+    let llama3_rope = generic_rope(&fields, &key, &mut metadata)?;
+    if matches!(arch, "qwen35" | "qwen35moe") {
+        qwen35_rope_dimensions(&fields, arch, hidden, heads, &mut metadata)?;
     }
 
     // Sliding window: written by the gemma2/gemma3/gpt-oss/cohere2/lfm2 converters.
@@ -1045,18 +1029,14 @@ fn gemma4_keys(fields: &Fields<'_>, metadata: &mut Metadata) -> Result<(), SpecE
         metadata.insert(key("expert_used_count"), integer(used));
     }
 
-    if let Some(Value::Object(rope)) = fields.get("rope_parameters") {
-        let theta = |kind: &str| {
-            rope.get(kind)
-                .and_then(|parameters| parameters.get("rope_theta"))
-                .and_then(Value::as_f64)
-        };
-        if let Some(theta) = theta("full_attention") {
-            metadata.insert(key("rope.freq_base"), MetadataValue::Float(theta));
-        }
-        if let Some(theta) = theta("sliding_attention") {
-            metadata.insert(key("rope.freq_base_swa"), MetadataValue::Float(theta));
-        }
+    // The full-attention rope base is generic_rope's (rope_parameters.full_attention).
+    if let Some(theta) = fields
+        .get("rope_parameters")
+        .and_then(|rope| rope.get("sliding_attention"))
+        .and_then(|parameters| parameters.get("rope_theta"))
+        .and_then(Value::as_f64)
+    {
+        metadata.insert(key("rope.freq_base_swa"), MetadataValue::Float(theta));
     }
     // "proportional" rope on full layers rotates the whole head (the unrotated part is in the
     // rope_freqs tensor); sliding layers rotate head_dim × the top-level partial_rotary_factor,

@@ -528,11 +528,12 @@ pub fn run(args: MemoryArgs) -> anyhow::Result<ExitCode> {
         Runner::FitParams => "llama-fit-params",
     };
     let per_slot = estimate.kv.layout.cells_per_stream;
-    let placeholder = model.spec.context_is_converter_placeholder();
-    if let Some(note) = super::speed::context_placeholder_note(&model.spec, args.context) {
-        warnings.push(note);
-    } else if placeholder {
-        // Comparing against a placeholder says nothing about the model.
+    if model.spec.context_is_converter_placeholder() {
+        // No trained window to compare with; say so when it would be used as the context.
+        warnings.extend(super::speed::context_placeholder_note(
+            &model.spec,
+            args.context,
+        ));
     } else if per_slot > model.spec.context_length_trained {
         warnings.push(format!(
             "{} tokens per sequence exceeds the trained context {} (llama.cpp warns: possible training context overflow)",

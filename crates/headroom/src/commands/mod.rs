@@ -75,11 +75,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// context cells in 32 bits (`llama_context_params.n_ctx` is a `uint32_t`), so a larger number is
 /// a typing error, not a context anyone can run.
 pub fn parse_tokens(text: &str) -> Result<u64, String> {
-    let tokens: u64 = text
-        .trim()
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{text}` is not a whole number of tokens"))?;
+    let tokens: u64 =
+        text.trim().replace('_', "").parse().map_err(|_| {
+            format!("`{text}` is not a whole number of tokens (write 128K as 131072)")
+        })?;
     if tokens > u64::from(u32::MAX) {
         return Err(format!(
             "{tokens} tokens is more than llama.cpp can address (its context is a 32-bit count, at most {})",

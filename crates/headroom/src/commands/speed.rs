@@ -32,8 +32,6 @@ pub struct LoadedModel {
     pub source: String,
 }
 
-/// Loads MODEL: a catalog name (`qwen3-coder-30b-a3b`, `qwen3-coder:30b`), a GGUF file, or a
-/// Hugging Face config.json (or its directory). Configs and catalog models are laid out at `quant`.
 /// The note owed when no `--context` was given and the model's context is convert_hf_to_gguf's
 /// 2^20 placeholder (models without RoPE): llama.cpp would use it, but it is no trained window.
 pub fn context_placeholder_note(spec: &ModelSpec, context: Option<u64>) -> Option<String> {
@@ -46,6 +44,8 @@ pub fn context_placeholder_note(spec: &ModelSpec, context: Option<u64>) -> Optio
     })
 }
 
+/// Loads MODEL: a catalog name (`qwen3-coder-30b-a3b`, `qwen3-coder:30b`), a GGUF file, or a
+/// Hugging Face config.json (or its directory). Configs and catalog models are laid out at `quant`.
 pub fn load_model(name: &str, quant: &str) -> anyhow::Result<LoadedModel> {
     let file_type =
         || FileType::from_name(quant).with_context(|| format!("unknown --quant `{quant}`"));
